@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ChannelsOutConfig(AppConfig):
+    name = "channels_out"

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from portal.core import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("no-access/", views.no_access, name="no-access"),
+    path("soon/<slug:section>/", views.not_available, name="not-available"),
+    path("ui/menu/", views.menu_toggle, name="menu-toggle"),
+]

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+
+from portal.core import views as core_views
+
+admin.site.site_header = "Portal back office"
+admin.site.site_title = "Portal back office"
+
+urlpatterns = [
+    path("", include("portal.core.urls")),
+    path("accounts/", include("portal.accounts.urls")),
+    path("dashboard/", include("portal.dashboard.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", core_views.healthz, name="healthz"),
+]
+
+if settings.DEBUG:
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

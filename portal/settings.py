@@ -63,10 +63,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "portal.audit.context.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "portal.accounts.middleware.IdleTimeoutMiddleware",
     "portal.tenants.middleware.CompanyMiddleware",
     "portal.accounts.middleware.PasswordChangeRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]

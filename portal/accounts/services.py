@@ -179,7 +179,6 @@ class SignInRefused(ApplicationError):
     pass
 
 
-@transaction.atomic
 def sign_in_check(*, user: User, now: datetime.datetime | None = None) -> None:
     """Refuse a sign-in with a correct password when the account is locked or has no active company.
 

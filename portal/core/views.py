@@ -19,7 +19,7 @@ from portal.tenants.access import company_view
 @require_GET
 def home(request: PortalRequest) -> HttpResponse:
     """Guide §4: the first page after sign-in is the Dashboard, or the first section the roles allow."""
-    items = [item for item in menu_for(request.membership.permission_codes) if item.available]
+    items = [item for item in menu_for(request.membership.permission_codes) if item.any_perm]
     return redirect(items[0].url if items else "core:no-access")
 
 

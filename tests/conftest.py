@@ -1,0 +1,123 @@
+"""Root fixtures: two companies, a user per role, an outsider, clients and an htmx client (CONVENTIONS R12)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.test import Client, override_settings
+
+from portal.accounts import permissions
+from portal.accounts.models import User
+from portal.tenants.models import Company
+from tests import factories
+
+
+def _redis_db() -> int:
+    # Each xdist worker gets its own Redis database, so cache.clear() never touches another worker's keys.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 15 - int(worker.removeprefix("gw") or 0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Test-only values (R11): fast hasher, local Redis database, temporary media, eager Celery."""
+    from portal.celery import app
+
+    redis_url = django_settings.REDIS_URL.rsplit("/", 1)[0] + f"/{_redis_db()}"
+    overrides = override_settings(
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": "test",
+            }
+        },
+        MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+    )
+    overrides.enable()
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    overrides.disable()
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def company(db: None) -> Company:
+    return factories.make_company("Acme Test")
+
+
+@pytest.fixture
+def other_company(db: None) -> Company:
+    return factories.make_company("Globex Test")
+
+
+@pytest.fixture
+def admin_user(company: Company) -> User:
+    return factories.make_user(company, [factories.system_role(company, "admin")], login="owner")
+
+
+@pytest.fixture
+def broadcast_manager(company: Company) -> User:
+    return factories.make_user(company, [factories.system_role(company, "broadcast_manager")], login="bm")
+
+
+@pytest.fixture
+def finance_manager(company: Company) -> User:
+    return factories.make_user(company, [factories.system_role(company, "finance_manager")], login="fm")
+
+
+@pytest.fixture
+def noc_engineer(company: Company) -> User:
+    return factories.make_user(company, [factories.system_role(company, "noc_engineer")], login="noc")
+
+
+@pytest.fixture
+def viewer(company: Company) -> User:
+    """A read-only user: a custom role that may only view the dashboard."""
+    role = factories.make_role(company, {permissions.DASHBOARD_VIEW}, name="Viewer")
+    return factories.make_user(company, [role], login="viewer")
+
+
+@pytest.fixture
+def outsider(other_company: Company) -> User:
+    return factories.make_user(other_company, [factories.system_role(other_company, "admin")], login="outsider")
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+HTMX_HEADERS: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def htmx_client_for(client_for: Callable[[User], Client]) -> Callable[[User], Client]:
+    """A client whose every request carries the htmx headers."""
+
+    def make(user: User) -> Client:
+        client = client_for(user)
+        client.defaults.update(HTMX_HEADERS)
+        return client
+
+    return make

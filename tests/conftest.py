@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import Client, override_settings
+from django.utils import translation
 
 from portal.accounts import permissions
 from portal.accounts.models import User
@@ -51,9 +52,12 @@ def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache() -> Iterator[None]:
+def _clean_cache_and_language() -> Iterator[None]:
     cache.clear()
+    # A request in Spanish leaves the language active in the thread; each test starts in English.
+    translation.activate("en")
     yield
+    translation.deactivate()
 
 
 @pytest.fixture

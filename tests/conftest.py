@@ -19,24 +19,35 @@ from tests import factories
 
 
 def _redis_db() -> int:
-    # Each xdist worker gets its own Redis database, so cache.clear() never touches another worker's keys.
+    # Each xdist worker gets its own Redis database, so cache.clear() never touches another worker's keys
+    # nor the development portal's (databases 0 and 1).
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return 15 - int(worker.removeprefix("gw") or 0)
+    return int(os.environ.get("TEST_REDIS_DB", "15")) - 2 * int(worker.removeprefix("gw") or 0)
+
+
+def test_redis_url(db_index: int) -> str:
+    return django_settings.REDIS_URL.rsplit("/", 1)[0] + f"/{db_index}"
+
+
+@pytest.fixture(scope="session")
+def redis_urls() -> dict[str, str]:
+    """The test run's own Redis databases: one for the cache, the next one down for the Celery broker."""
+    return {"cache": test_redis_url(_redis_db()), "broker": test_redis_url(_redis_db() - 1)}
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _test_settings(tmp_path_factory: pytest.TempPathFactory, redis_urls: dict[str, str]) -> Iterator[None]:
     """Test-only values (R11): fast hasher, local Redis database, temporary media, eager Celery."""
     from portal.celery import app
 
-    redis_url = django_settings.REDIS_URL.rsplit("/", 1)[0] + f"/{_redis_db()}"
+    redis_url = redis_urls["cache"]
     overrides = override_settings(
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         CACHES={
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": redis_url,
-                "KEY_PREFIX": "test",
+                "KEY_PREFIX": "portal",  # as in settings, so a worker process reads the same keys
             }
         },
         MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),
@@ -45,6 +56,7 @@ def _test_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         CSRF_COOKIE_SECURE=False,
     )
     overrides.enable()
+    app.conf.update(broker_url=redis_urls["broker"], result_backend=redis_urls["broker"])
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield
@@ -99,7 +111,9 @@ def viewer(company: Company) -> User:
 
 @pytest.fixture
 def outsider(other_company: Company) -> User:
-    return factories.make_user(other_company, [factories.system_role(other_company, "admin")], login="outsider")
+    return factories.make_user(
+        other_company, [factories.system_role(other_company, "admin")], login="outsider"
+    )
 
 
 @pytest.fixture

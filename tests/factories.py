@@ -23,7 +23,9 @@ def system_role(company: Company, key: str) -> Role:
 
 
 def make_role(company: Company, permissions: Iterable[str], name: str | None = None) -> Role:
-    return Role.objects.create(company=company, name=name or f"Role {next(_seq)}", permissions=sorted(permissions))
+    return Role.objects.create(
+        company=company, name=name or f"Role {next(_seq)}", permissions=sorted(permissions)
+    )
 
 
 def make_user(

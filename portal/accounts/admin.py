@@ -21,7 +21,7 @@ class MembershipInline(admin.TabularInline[Membership, User]):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):
     list_display = ("username", "email", "first_name", "last_name", "is_active", "locked_at", "last_login")
     list_filter = ("is_active", "is_staff", "language")
     search_fields = ("username", "email", "first_name", "last_name")

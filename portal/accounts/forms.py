@@ -14,8 +14,16 @@ from portal.accounts.models import User
 
 
 class LoginForm(forms.Form):
-    login = forms.CharField(label=_("Login"), max_length=150, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    login = forms.CharField(
+        label=_("Login"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
     remember_me = forms.BooleanField(label=_("Remember me"), required=False)
 
 
@@ -23,7 +31,9 @@ class PasswordChangeForm(forms.Form):
     """Guide §17.2 "Change password": current, new (with Generate), confirm."""
 
     current_password = forms.CharField(
-        label=_("Current password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=_("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     new_password1 = forms.CharField(
         label=_("New password"),
@@ -32,7 +42,9 @@ class PasswordChangeForm(forms.Form):
         help_text=password_validators_help_text_html(),
     )
     new_password2 = forms.CharField(
-        label=_("Confirm password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Confirm password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -41,7 +53,11 @@ class PasswordChangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("new_password1") and data.get("new_password2") and data["new_password1"] != data["new_password2"]:
+        if (
+            data.get("new_password1")
+            and data.get("new_password2")
+            and data["new_password1"] != data["new_password2"]
+        ):
             self.add_error("new_password2", _("The two passwords do not match."))
         return data
 
@@ -55,7 +71,9 @@ class PasswordChangeForm(forms.Form):
 
 
 class PasswordResetRequestForm(auth_forms.PasswordResetForm):
-    email = forms.EmailField(label=_("E-mail"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        label=_("E-mail"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
 
 class PasswordResetSetForm(auth_forms.SetPasswordForm):  # type: ignore[type-arg]

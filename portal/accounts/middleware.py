@@ -29,9 +29,11 @@ class IdleTimeoutMiddleware:
             idle_limit = int(settings.PORTAL_SESSION_IDLE_MINUTES) * 60
             if isinstance(last_seen, int) and now - last_seen > idle_limit:
                 logout(request)
-                messages.info(request, _("You were signed out after %(m)d minutes without activity.") % {
-                    "m": settings.PORTAL_SESSION_IDLE_MINUTES
-                })
+                messages.info(
+                    request,
+                    _("You were signed out after %(m)d minutes without activity.")
+                    % {"m": settings.PORTAL_SESSION_IDLE_MINUTES},
+                )
                 return redirect(f"{reverse(settings.LOGIN_URL)}?next={request.path}")
             if not isinstance(last_seen, int) or now - last_seen >= _TOUCH_EVERY_SECONDS:
                 request.session[LAST_SEEN_KEY] = now
@@ -51,7 +53,7 @@ class PasswordChangeRequiredMiddleware:
 
         user = request.user
         if user.is_authenticated and not request.path.startswith(self._allowed_prefixes):
-            must_change = user.must_change_password or password_expired(user=user)  # type: ignore[union-attr]
+            must_change = user.must_change_password or password_expired(user=user)
             allowed = {reverse("accounts:password-required"), reverse("accounts:logout")}
             if must_change and request.path not in allowed:
                 return redirect("accounts:password-required")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.fields import ArrayField
@@ -32,7 +33,9 @@ class User(PublicIdMixin, AbstractUser):
 
     middle_name = models.CharField(_("middle name"), max_length=150, blank=True)
     phone = models.CharField(_("contact phone"), max_length=32, blank=True)
-    language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH)
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
     theme = models.CharField(_("theme"), max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
     menu_collapsed = models.BooleanField(_("menu collapsed"), default=False)
     # Guide Appendix 2 §6: a password set by an administrator must be changed at first login.
@@ -41,7 +44,7 @@ class User(PublicIdMixin, AbstractUser):
     # Guide Appendix 2 §7: inactivity lock; only platform staff can lift it in the back office.
     locked_at = models.DateTimeField(_("locked for inactivity at"), null=True, blank=True)
 
-    objects = PortalUserManager()
+    objects: ClassVar[PortalUserManager] = PortalUserManager()
 
     class Meta:
         verbose_name = _("user")

@@ -175,7 +175,7 @@ def _is_admin(*, user: User, company: Company) -> bool:
     return membership is not None and membership_is_admin(membership=membership)
 
 
-class SignInRefused(ApplicationError):
+class SignInRefusedError(ApplicationError):
     pass
 
 
@@ -183,14 +183,14 @@ def sign_in_check(*, user: User, now: datetime.datetime | None = None) -> None:
     """Refuse a sign-in with a correct password when the account is locked or has no active company.
 
     Side effects: marks the user locked for inactivity (guide Appendix 2 §7) the first time it applies.
-    Raises SignInRefused with the message to show.
+    Raises SignInRefusedError with the message to show.
     """
     now = now or timezone.now()
     if inactivity_locked(user=user, now=now):
         if user.locked_at is None:
             user.locked_at = now
             user.save(update_fields=["locked_at"])
-        raise SignInRefused(
+        raise SignInRefusedError(
             _(
                 "Your account is locked because it was not used for more than %(days)d days. "
                 "Contact your platform administrator."
@@ -198,7 +198,9 @@ def sign_in_check(*, user: User, now: datetime.datetime | None = None) -> None:
             % {"days": settings.PORTAL_INACTIVITY_LOCK_DAYS}
         )
     if not user.is_staff and not Membership.objects.filter(user=user, company__is_active=True).exists():
-        raise SignInRefused(_("Your account has no active company. Contact your platform administrator."))
+        raise SignInRefusedError(
+            _("Your account has no active company. Contact your platform administrator.")
+        )
 
 
 def sign_in_record(*, user: User, company: Company | None) -> None:
@@ -219,7 +221,9 @@ def sign_in_failed_record(*, login: str) -> None:
     Side effects: writes ``auth.failed_login`` with no actor (the person is not known to be the user).
     """
     membership = (
-        Membership.objects.filter(user__username__iexact=login.strip()).select_related("company", "user").first()
+        Membership.objects.filter(user__username__iexact=login.strip())
+        .select_related("company", "user")
+        .first()
     )
     if membership is not None:
         audit_record(

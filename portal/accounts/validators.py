@@ -47,7 +47,9 @@ class PasswordHistoryValidator:
         if user is None or getattr(user, "pk", None) is None:
             return
         depth = settings.PORTAL_PASSWORD_HISTORY
-        previous = list(user.password_history.order_by("-created_at").values_list("password", flat=True)[:depth])
+        previous = list(
+            user.password_history.order_by("-created_at").values_list("password", flat=True)[:depth]
+        )
         if user.password:
             previous.append(user.password)
         if any(check_password(password, encoded) for encoded in previous):
@@ -58,4 +60,6 @@ class PasswordHistoryValidator:
             )
 
     def get_help_text(self) -> str:
-        return _("You cannot reuse one of your last %(n)d passwords.") % {"n": settings.PORTAL_PASSWORD_HISTORY}
+        return _("You cannot reuse one of your last %(n)d passwords.") % {
+            "n": settings.PORTAL_PASSWORD_HISTORY
+        }

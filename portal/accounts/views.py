@@ -18,7 +18,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts import lockout, services
-from portal.accounts.forms import LoginForm, PasswordChangeForm, PasswordResetRequestForm, PasswordResetSetForm
+from portal.accounts.forms import (
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetRequestForm,
+    PasswordResetSetForm,
+)
 from portal.accounts.models import User
 from portal.audit.context import client_ip
 from portal.tenants.middleware import SESSION_KEY
@@ -35,7 +40,11 @@ def _safe_next(request: HttpRequest) -> str:
 
 def _activate_language(response: HttpResponse, language: str) -> HttpResponse:
     response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
     )
     return response
 
@@ -67,7 +76,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             else:
                 try:
                     services.sign_in_check(user=user)
-                except services.SignInRefused as exc:
+                except services.SignInRefusedError as exc:
                     form.add_error(None, exc.message)
                 else:
                     return _complete_sign_in(request, user, remember=form.cleaned_data["remember_me"])
@@ -91,7 +100,7 @@ def _complete_sign_in(request: HttpRequest, user: User, *, remember: bool) -> Ht
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        services.sign_out_record(user=request.user, company=getattr(request, "company", None))  # type: ignore[arg-type]
+        services.sign_out_record(user=request.user, company=getattr(request, "company", None))
     logout(request)
     messages.info(request, _("You have signed out."))
     return redirect("accounts:login")
@@ -122,9 +131,10 @@ def password_required_view(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, user)
             messages.success(request, _("Your password has been changed."))
             return redirect(settings.LOGIN_REDIRECT_URL)
-    reason = _("Your password was set by an administrator.") if user.must_change_password else _(
-        "Your password is older than %(d)d days." % {"d": settings.PORTAL_PASSWORD_MAX_AGE_DAYS}
-    )
+    if user.must_change_password:
+        reason = _("Your password was set by an administrator.")
+    else:
+        reason = _("Your password is older than %(d)d days.") % {"d": settings.PORTAL_PASSWORD_MAX_AGE_DAYS}
     return render(request, "accounts/password_required.html", {"form": form, "reason": reason})
 
 
@@ -158,7 +168,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(_("Unknown language."), status=400)
     if request.user.is_authenticated:
         services.user_preferences_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             company=getattr(request, "company", None),
             language=language,
         )

@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 LOGGED_IN = "auth.logged_in"
 LOGGED_OUT = "auth.logged_out"
 FAILED_LOGIN = "auth.failed_login"
-PASSWORD_CHANGED = "auth.password_changed"
-PASSWORD_RESET = "auth.password_reset"
+PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105  (an action name, not a secret)
+PASSWORD_RESET = "auth.password_reset"  # noqa: S105  (an action name, not a secret)
 TWOFA_ENABLED = "auth.2fa_enabled"
 TWOFA_DISABLED = "auth.2fa_disabled"
 USER_CREATED = "user.created"

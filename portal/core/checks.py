@@ -20,7 +20,5 @@ def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Ch
             )
         )
     if settings.DEBUG:
-        errors.append(
-            Error("DEBUG is on.", hint="Set DEBUG=false in production.", id="portal.E002")
-        )
+        errors.append(Error("DEBUG is on.", hint="Set DEBUG=false in production.", id="portal.E002"))
     return errors

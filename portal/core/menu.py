@@ -37,10 +37,19 @@ def _perms(*codes: str) -> frozenset[str]:
 MENU: tuple[MenuItem, ...] = (
     MenuItem("dashboard", _("Dashboard"), "dashboard", _perms(p.DASHBOARD_VIEW), "dashboard:index"),
     MenuItem("broadcasts", _("Broadcast"), "broadcast", _perms(p.BROADCASTS_MANAGE)),
-    MenuItem("contacts", _("Contacts"), "contacts", _perms(p.CONTACTS_MANAGE, p.TARGETS_MANAGE, p.OPTOUT_WORDS_MANAGE)),
-    MenuItem("conversations", _("Conversations"), "conversations", _perms(p.CONVERSATIONS_VIEW, p.CHATBOTS_VIEW)),
+    MenuItem(
+        "contacts",
+        _("Contacts"),
+        "contacts",
+        _perms(p.CONTACTS_MANAGE, p.TARGETS_MANAGE, p.OPTOUT_WORDS_MANAGE),
+    ),
+    MenuItem(
+        "conversations", _("Conversations"), "conversations", _perms(p.CONVERSATIONS_VIEW, p.CHATBOTS_VIEW)
+    ),
     MenuItem("finance", _("Finance"), "finance", _perms(p.PAYMENTS_MANAGE, p.SERVICES_VIEW, p.INVOICES_VIEW)),
-    MenuItem("statistics", _("Statistics"), "statistics", _perms(p.REPORTS_VIEW, p.EDRS_VIEW, p.STATISTICS_VIEW)),
+    MenuItem(
+        "statistics", _("Statistics"), "statistics", _perms(p.REPORTS_VIEW, p.EDRS_VIEW, p.STATISTICS_VIEW)
+    ),
     MenuItem(
         "assets",
         _("Assets"),

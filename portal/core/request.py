@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 class PortalRequest(HttpRequest):
-    user: User  # type: ignore[assignment]
+    user: User
     company: Company
     membership: Membership
     htmx: HtmxDetails

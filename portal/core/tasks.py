@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from celery import shared_task
 from django.core.cache import cache
 
+from portal.core.redis import redis_client
+
 HEARTBEAT_KEY = "beat:heartbeat"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,7 +22,7 @@ def cron_task(*, lock_timeout: int) -> Callable[[F], F]:
     def decorator(func: F) -> F:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            lock = cache.lock(f"cron-lock:{func.__module__}.{func.__name__}", timeout=lock_timeout)  # type: ignore[attr-defined]
+            lock = redis_client().lock(f"cron-lock:{func.__module__}.{func.__name__}", timeout=lock_timeout)
             if not lock.acquire(blocking=False):
                 return None
             try:

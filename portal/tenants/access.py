@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -45,5 +45,5 @@ def get_for_company_or_404(
     """Fetch one object of ``company``; another company's object is a 404, the same as a missing one."""
     try:
         return queryset.filter(company=company, **lookup).get()
-    except (queryset.model.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise Http404("Not found") from exc

@@ -42,7 +42,9 @@ class Company(PublicIdMixin, TimeStampedModel):
         validators=[validate_country],
         help_text=_("ISO 3166 code used to read phone numbers written without a country code."),
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
     moderation_required = models.BooleanField(
         _("broadcast moderation"),
         default=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 import pytest
 import time_machine
@@ -21,7 +22,7 @@ from tests.factories import PASSWORD
 LOGIN_URL = "/accounts/login/"
 
 
-def _login(client: Client, login: str, password: str, **extra: str) -> object:
+def _login(client: Client, login: str, password: str, **extra: str) -> Any:
     return client.post(LOGIN_URL, {"login": login, "password": password, **extra})
 
 
@@ -33,7 +34,9 @@ def test_login_page_shows_the_guide_elements(client: Client) -> None:
     assert 'name="csrfmiddlewaretoken"' in html
 
 
-def test_sign_in_lands_on_the_dashboard_and_is_audited(client: Client, admin_user: User, company: Company) -> None:
+def test_sign_in_lands_on_the_dashboard_and_is_audited(
+    client: Client, admin_user: User, company: Company
+) -> None:
     response = _login(client, "OWNER", PASSWORD)  # logins are case-insensitive
     assert response.status_code == 302
     response = client.get(response["Location"], follow=True)
@@ -44,7 +47,9 @@ def test_sign_in_lands_on_the_dashboard_and_is_audited(client: Client, admin_use
     assert entry.ip == "127.0.0.1"
 
 
-def test_wrong_password_and_unknown_login_give_the_same_generic_error(client: Client, admin_user: User) -> None:
+def test_wrong_password_and_unknown_login_give_the_same_generic_error(
+    client: Client, admin_user: User
+) -> None:
     wrong = _login(client, "owner", "Wrong-pass-1").content.decode()
     unknown = _login(client, "nobody-here", "Wrong-pass-1").content.decode()
     for html in (wrong, unknown):
@@ -53,7 +58,9 @@ def test_wrong_password_and_unknown_login_give_the_same_generic_error(client: Cl
     assert AuditEntry.objects.filter(action=actions.FAILED_LOGIN, actor_login="owner").count() == 1
 
 
-def test_repeated_failures_lock_the_login_even_with_the_right_password(client: Client, admin_user: User) -> None:
+def test_repeated_failures_lock_the_login_even_with_the_right_password(
+    client: Client, admin_user: User
+) -> None:
     for _ in range(5):
         _login(client, "owner", "Wrong-pass-1")
     html = _login(client, "owner", PASSWORD).content.decode()
@@ -112,7 +119,9 @@ def test_admin_set_password_forces_a_change_before_any_page(client: Client, comp
 
 
 def test_expired_password_forces_a_change(client_for, admin_user: User) -> None:  # type: ignore[no-untyped-def]
-    User.objects.filter(pk=admin_user.pk).update(password_changed_at=timezone.now() - datetime.timedelta(days=61))
+    User.objects.filter(pk=admin_user.pk).update(
+        password_changed_at=timezone.now() - datetime.timedelta(days=61)
+    )
     response = client_for(admin_user).get("/dashboard/")
     assert response["Location"] == "/accounts/password/change-required/"
 
@@ -145,7 +154,7 @@ def test_forgot_password_sends_a_working_reset_link(client: Client, admin_user: 
     response = client.post("/accounts/password/reset/", {"email": admin_user.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
-    link = re.search(r"http://testserver(/accounts/password/reset/\S+/)", mail.outbox[0].body)
+    link = re.search(r"http://testserver(/accounts/password/reset/\S+/)", str(mail.outbox[0].body))
     assert link is not None
     response = client.get(link.group(1), follow=True)
     form_url = response.redirect_chain[-1][0]

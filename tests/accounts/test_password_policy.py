@@ -45,11 +45,17 @@ def test_reusing_one_of_the_last_seven_passwords_is_refused(admin_user: User, co
     passwords = [f"Cycle-pass-{i}" for i in range(8)]
     current = PASSWORD
     for new in passwords:
-        password_change(user=admin_user, actor=admin_user, company=company, current_password=current, new_password=new)
+        password_change(
+            user=admin_user, actor=admin_user, company=company, current_password=current, new_password=new
+        )
         current = new
     with pytest.raises(ValidationError, match="must differ from your last 7 passwords"):
         password_change(
-            user=admin_user, actor=admin_user, company=company, current_password=current, new_password=passwords[3]
+            user=admin_user,
+            actor=admin_user,
+            company=company,
+            current_password=current,
+            new_password=passwords[3],
         )
     # The oldest one has left the window of seven, plus the current password.
     password_change(
@@ -72,12 +78,22 @@ def test_regular_user_waits_24_hours_between_own_changes_but_admin_does_not(
                 current_password="Second-pass-1", new_password="Third-pass-1",
             )  # fmt: skip
         password_change(
-            user=admin_user, actor=admin_user, company=company, current_password=PASSWORD, new_password="Adm-pass-1"
+            user=admin_user,
+            actor=admin_user,
+            company=company,
+            current_password=PASSWORD,
+            new_password="Adm-pass-1",
         )
         password_change(
-            user=admin_user, actor=admin_user, company=company, current_password="Adm-pass-1", new_password="Adm-pass-2"
+            user=admin_user,
+            actor=admin_user,
+            company=company,
+            current_password="Adm-pass-1",
+            new_password="Adm-pass-2",
         )
         # An admin may reset a regular user's password at any time; that user must change it at next sign-in.
-        password_change(user=broadcast_manager, actor=admin_user, company=company, new_password="Reset-pass-1")
+        password_change(
+            user=broadcast_manager, actor=admin_user, company=company, new_password="Reset-pass-1"
+        )
     broadcast_manager.refresh_from_db()
     assert broadcast_manager.must_change_password is True

@@ -41,7 +41,7 @@ def test_env_secret_reads_the_file_and_fails_loudly(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("X_SECRET_FILE", str(secret))
     assert env.env_secret("X_SECRET", "default") == "s3cr3t"
     monkeypatch.setenv("X_SECRET_FILE", str(tmp_path / "missing"))
-    with pytest.raises(ImproperlyConfigured, match="X_SECRET_FILE=.* cannot be read"):
+    with pytest.raises(ImproperlyConfigured, match=r"X_SECRET_FILE=.* cannot be read"):
         env.env_secret("X_SECRET", "default")
 
 
@@ -70,7 +70,10 @@ def test_deploy_check_refuses_the_dev_secret_and_debug() -> None:
 def test_check_deploy_command_fails_with_the_dev_secret() -> None:
     from django.conf import settings
 
-    with override_settings(SECRET_KEY=settings.DEV_SECRET_KEY), pytest.raises(SystemCheckError, match="portal.E001"):
+    with (
+        override_settings(SECRET_KEY=settings.DEV_SECRET_KEY),
+        pytest.raises(SystemCheckError, match=r"portal\.E001"),
+    ):
         call_command("check", "--deploy")
 
 

@@ -21,7 +21,9 @@ def _menu(html: str) -> list[str]:
     return re.findall(r'data-menu="([a-z]+)"', html)
 
 
-def test_admin_sees_every_section_of_the_guide(client_for: Callable[[User], Client], admin_user: User) -> None:
+def test_admin_sees_every_section_of_the_guide(
+    client_for: Callable[[User], Client], admin_user: User
+) -> None:
     html = client_for(admin_user).get("/dashboard/").content.decode()
     for label in ALL_ITEMS:
         assert label in html
@@ -32,12 +34,16 @@ def test_admin_sees_every_section_of_the_guide(client_for: Callable[[User], Clie
     assert "Need any help?" in html
 
 
-def test_menu_shows_only_what_the_roles_allow(client_for: Callable[[User], Client], finance_manager: User) -> None:
+def test_menu_shows_only_what_the_roles_allow(
+    client_for: Callable[[User], Client], finance_manager: User
+) -> None:
     items = _menu(client_for(finance_manager).get("/dashboard/").content.decode())
     assert items == ["dashboard", "finance", "statistics", "account", "help"]
 
 
-def test_section_not_built_yet_is_an_honest_page(client_for: Callable[[User], Client], admin_user: User) -> None:
+def test_section_not_built_yet_is_an_honest_page(
+    client_for: Callable[[User], Client], admin_user: User
+) -> None:
     response = client_for(admin_user).get("/soon/broadcasts/")
     assert response.status_code == 200
     assert "not available yet" in response.content.decode()
@@ -45,13 +51,13 @@ def test_section_not_built_yet_is_an_honest_page(client_for: Callable[[User], Cl
     assert client_for(admin_user).get("/soon/nonsense/").status_code == 404
 
 
-def test_section_outside_the_roles_is_403(client_for: Callable[[User], Client], finance_manager: User) -> None:
+def test_section_outside_the_roles_is_403(
+    client_for: Callable[[User], Client], finance_manager: User
+) -> None:
     assert client_for(finance_manager).get("/soon/broadcasts/").status_code == 403
 
 
-def test_dashboard_needs_its_permission(
-    client_for: Callable[[User], Client], company: Company
-) -> None:
+def test_dashboard_needs_its_permission(client_for: Callable[[User], Client], company: Company) -> None:
     from tests.factories import make_role, make_user
 
     user = make_user(company, [make_role(company, {"finance.payments"})], login="payonly")

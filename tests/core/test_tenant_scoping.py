@@ -37,11 +37,11 @@ def test_allow_list_names_only_existing_models() -> None:
 
 def test_tenant_models_index_starts_with_company() -> None:
     """List pages filter by company first, so every declared index of a tenant model must start with it."""
-    bad = []
-    for model in apps.get_models():
-        if not issubclass(model, TenantModel):
-            continue
-        for index in model._meta.indexes:
-            if index.fields and index.fields[0].lstrip("-") != "company":
-                bad.append(f"{model.__name__}.{index.name}")
+    bad = [
+        f"{model.__name__}.{index.name}"
+        for model in apps.get_models()
+        if issubclass(model, TenantModel)
+        for index in model._meta.indexes
+        if index.fields and index.fields[0].lstrip("-") != "company"
+    ]
     assert bad == []

@@ -13,7 +13,7 @@ from portal.accounts.services import user_create
 from portal.tenants.models import Company
 from portal.tenants.services import company_create
 
-DEMO_PASSWORD = "Demo-pass-2026"
+DEMO_PASSWORD = "Demo-pass-2026"  # noqa: S105  (a published demo password, printed on purpose)
 DEMO_COMPANIES = (
     ("Acme Retail", "acme", "US", "America/New_York"),
     ("Globex Bank", "globex", "ES", "Europe/Madrid"),
@@ -47,7 +47,9 @@ class Command(BaseCommand):
                     rows.append((name, spec.name, login))
             if not User.objects.filter(username__iexact="backoffice").exists():
                 User.objects.create_superuser("backoffice", "backoffice@example.com", DEMO_PASSWORD)
-        self.stdout.write(self.style.SUCCESS("Demo logins (password for all: %s)" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD})"))
         for company_name, role, login in rows:
             self.stdout.write(f"  {company_name:<14} {role:<18} {login}")
-        self.stdout.write(f"  {'Back office':<14} {'platform staff':<18} backoffice   (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(
+            f"  {'Back office':<14} {'platform staff':<18} backoffice   (http://127.0.0.1:8000/admin/)"
+        )

@@ -92,11 +92,35 @@ class Role(PublicIdMixin, TenantModel):
         return bool(self.system_key)
 
 
+class Department(PublicIdMixin, TenantModel):
+    """Guide §13.2: departments limit which conversations a user sees (Admin: all; First line support: new ones)."""
+
+    class Kind(models.TextChoices):
+        ADMIN = "admin", _("Admin")
+        FIRST_LINE = "first_line", _("First line support")
+        CUSTOM = "custom", _("Custom")
+
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOM)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint("company", Lower("name"), name="department_name_ci_unique_per_company"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Membership(TenantModel):
     """A user's seat in a company, with the roles that decide what the user may do there."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     roles = models.ManyToManyField(Role, related_name="memberships", blank=True)
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
+    )
 
     class Meta:
         constraints = [

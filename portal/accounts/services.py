@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.accounts.models import Membership, PasswordHistory, Role, User
+from portal.accounts.models import Department, Membership, PasswordHistory, Role, User
 from portal.accounts.permissions import SYSTEM_ROLES
 from portal.accounts.selectors import inactivity_locked, membership_is_admin
 from portal.audit import actions
@@ -24,6 +24,15 @@ from portal.audit.models import AuditDetail
 from portal.audit.services import audit_record, change_of
 from portal.core.exceptions import ApplicationError
 from portal.tenants.models import Company
+
+
+def departments_seed_defaults(*, company: Company) -> None:
+    """Create the two default departments of guide §13.2 (Admin, First line support) when missing.
+
+    Side effects: inserts up to two Department rows.
+    """
+    for kind, name in ((Department.Kind.ADMIN, "Admin"), (Department.Kind.FIRST_LINE, "First line support")):
+        Department.objects.get_or_create(company=company, kind=kind, defaults={"name": name})
 
 
 def roles_seed_system(*, company: Company) -> list[Role]:
@@ -61,6 +70,7 @@ def user_create(
     phone: str = "",
     language: str = User.Language.ENGLISH,
     must_change_password: bool = True,
+    department: Department | None = None,
 ) -> User:
     """Create a portal user with a membership in ``company`` holding ``roles``.
 
@@ -71,6 +81,8 @@ def user_create(
     role_list = list(roles)
     if any(role.company_id != company.pk for role in role_list):
         raise ValidationError({"roles": _("Choose roles of your own company.")})
+    if department is not None and department.company_id != company.pk:
+        raise ValidationError({"department": _("Choose a department of your own company.")})
     if User.objects.filter(username__iexact=login.strip()).exists():
         raise ValidationError({"login": _("This login is already taken.")})
     user = User(
@@ -92,7 +104,9 @@ def user_create(
     user.password_changed_at = timezone.now()
     user.save()
     PasswordHistory.objects.create(user=user, password=user.password)
-    membership = Membership.objects.create(company=company, user=user)
+    if department is None:
+        department = Department.objects.filter(company=company, kind=Department.Kind.FIRST_LINE).first()
+    membership = Membership.objects.create(company=company, user=user, department=department)
     membership.roles.set(role_list)
     audit_record(
         company=company,

@@ -19,13 +19,14 @@ def company_save(*, company: Company, actor: AbstractBaseUser | AnonymousUser | 
     Side effects: writes the company row and, on creation, its System role rows.
     Raises ValidationError when a field is invalid.
     """
-    from portal.accounts.services import roles_seed_system
+    from portal.accounts.services import departments_seed_defaults, roles_seed_system
 
     created = company.pk is None
     company.full_clean()
     company.save()
     if created:
         roles_seed_system(company=company)
+        departments_seed_defaults(company=company)
     return company
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import Department, Role, User
 from portal.accounts.permissions import SYSTEM_ROLES
 from portal.accounts.services import user_create
 from portal.tenants.models import Company
@@ -43,6 +43,10 @@ class Command(BaseCommand):
                             last_name=name.split()[0],
                             roles=[Role.objects.get(company=company, system_key=spec.key)],
                             must_change_password=False,
+                            department=Department.objects.get(
+                                company=company,
+                                kind=Department.Kind.ADMIN if spec.key == "admin" else Department.Kind.FIRST_LINE,
+                            ),
                         )
                     rows.append((name, spec.name, login))
             if not User.objects.filter(username__iexact="backoffice").exists():

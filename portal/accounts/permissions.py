@@ -180,3 +180,24 @@ SYSTEM_ROLES: tuple[SystemRole, ...] = (
     ),
 )
 ADMIN_ROLE_KEY = "admin"
+
+
+@dataclass(frozen=True)
+class PermissionGroup:
+    area: Area
+    permissions: list[tuple[Permission, bool]]
+
+    @property
+    def selected(self) -> int:
+        return sum(1 for _p, on in self.permissions if on)
+
+    @property
+    def total(self) -> int:
+        return len(self.permissions)
+
+
+def permission_groups(selected: frozenset[str] | set[str]) -> list[PermissionGroup]:
+    """The catalogue grouped by area with what is selected, for "(selected of total)" counters (guide §13.2/13.5)."""
+    return [
+        PermissionGroup(area, [(p, p.code in selected) for p in CATALOGUE if p.area == area.key]) for area in AREAS
+    ]

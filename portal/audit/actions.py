@@ -18,6 +18,15 @@ ROLE_CREATED = "role.created"
 ROLE_CHANGED = "role.changed"
 ROLE_DELETED = "role.deleted"
 PREFERENCES_CHANGED = "user.preferences_changed"
+TWOFA_FAILED = "auth.2fa_failed"
+TWOFA_RECOVERY_USED = "auth.2fa_recovery_used"
+TWOFA_RECOVERY_REGENERATED = "auth.2fa_recovery_regenerated"
+SESSIONS_ENDED = "auth.sessions_ended"
+DEPARTMENT_CREATED = "department.created"
+API_KEY_CREATED = "api_key.created"
+API_KEY_CHANGED = "api_key.changed"
+API_KEY_DELETED = "api_key.deleted"
+API_KEY_REGENERATED = "api_key.regenerated"
 
 LABELS = {
     LOGGED_IN: _("Logged in"),
@@ -34,6 +43,15 @@ LABELS = {
     ROLE_CHANGED: _("Changed role"),
     ROLE_DELETED: _("Deleted role"),
     PREFERENCES_CHANGED: _("Changed preferences"),
+    TWOFA_FAILED: _("Failed 2FA code"),
+    TWOFA_RECOVERY_USED: _("Used a 2FA recovery code"),
+    TWOFA_RECOVERY_REGENERATED: _("Generated new 2FA recovery codes"),
+    SESSIONS_ENDED: _("Signed out other sessions"),
+    DEPARTMENT_CREATED: _("Added new department"),
+    API_KEY_CREATED: _("Created API key"),
+    API_KEY_CHANGED: _("Changed API key"),
+    API_KEY_DELETED: _("Deleted API key"),
+    API_KEY_REGENERATED: _("Regenerated API key"),
 }
 
 

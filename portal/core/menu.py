@@ -62,7 +62,7 @@ MENU: tuple[MenuItem, ...] = (
             p.CONVERSATION_TEMPLATES_MANAGE,
         ),
     ),
-    MenuItem("users", _("Users"), "users", _perms(p.USERS_MANAGE, p.ROLES_MANAGE)),
+    MenuItem("users", _("Users"), "users", _perms(p.USERS_MANAGE, p.ROLES_MANAGE), "users:list"),
     MenuItem("audit", _("Audit"), "audit", _perms(p.AUDIT_VIEW)),
     MenuItem("api", _("API Accesses"), "api", _perms(p.API_ACCESS_MANAGE)),
     MenuItem("twofa", _("2FA Service"), "twofa", _perms(p.TWOFA_MANAGE, p.TWOFA_STATS_VIEW)),

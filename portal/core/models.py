@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Self, TypeVar
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 if TYPE_CHECKING:
@@ -44,3 +45,19 @@ class PublicIdMixin(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ListPreference(TenantModel):
+    """The columns a user chose for one list ("Custom view" / column picker, guide §7.1 and §13.1)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    list_key = models.CharField(max_length=64)
+    columns = ArrayField(models.CharField(max_length=64), default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "user", "list_key"], name="listpref_unique_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.list_key} columns of user {self.user_id}"

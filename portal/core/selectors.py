@@ -46,3 +46,11 @@ def _workers(timeout: float) -> dict[str, Any]:
         return {"ok": False, "error": str(exc)[:200], "names": []}
     names = sorted(name for reply in replies for name in reply)
     return {"ok": bool(names), "names": names}
+
+
+def list_columns_get(*, company: Any, user: Any, list_key: str) -> list[str] | None:
+    """The user's saved column keys for a list, or None for the list's defaults."""
+    from portal.core.models import ListPreference
+
+    pref = ListPreference.objects.filter(company=company, user=user, list_key=list_key).first()
+    return list(pref.columns) if pref is not None else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 SESSION_KEY = "portal_membership_id"
 
@@ -25,7 +27,12 @@ class CompanyMiddleware:
                 request.session[SESSION_KEY] = membership.pk
                 request.membership = membership  # type: ignore[attr-defined]
                 request.company = membership.company  # type: ignore[attr-defined]
-        response = self.get_response(request)
+                # Times on pages read in the company's time zone (guide samples: DD.MM.YYYY HH:MM:SS).
+                timezone.activate(zoneinfo.ZoneInfo(membership.company.time_zone))
+        try:
+            response = self.get_response(request)
+        finally:
+            timezone.deactivate()
         company = getattr(request, "company", None)
         if company is not None:
             # The layout compares this header on htmx swaps, so a tab left open on another company reloads.

@@ -41,3 +41,86 @@
     if (expected && got && expected !== got) { window.location.reload(); }
   });
 })();
+
+// List filter panel (guide §7.3): find a column by name, show only the match modes that column has.
+(function () {
+  "use strict";
+  function setup(root) {
+    root.querySelectorAll("[data-filter-panel]").forEach(function (panel) {
+      var column = panel.querySelector("[data-filter-column]");
+      var search = panel.querySelector("[data-filter-search]");
+      function sync() {
+        var option = column.options[column.selectedIndex];
+        var modes = option ? option.dataset.modes.split(",") : [];
+        panel.querySelectorAll("[data-mode]").forEach(function (label) {
+          var allowed = modes.indexOf(label.dataset.mode) >= 0;
+          label.hidden = !allowed;
+          if (!allowed) { label.querySelector("input").checked = false; }
+        });
+        if (!panel.querySelector("input[name=mode]:checked")) {
+          var first = panel.querySelector("[data-mode]:not([hidden]) input");
+          if (first) { first.checked = true; }
+        }
+        var mode = (panel.querySelector("input[name=mode]:checked") || {}).value;
+        panel.querySelectorAll("[data-mode-input]").forEach(function (box) {
+          box.hidden = box.dataset.modeInput !== mode;
+        });
+      }
+      column.addEventListener("change", sync);
+      panel.addEventListener("change", function (event) { if (event.target.name === "mode") { sync(); } });
+      if (search) {
+        search.addEventListener("input", function () {
+          var term = search.value.toLowerCase();
+          var firstMatch = null;
+          Array.prototype.forEach.call(column.options, function (option) {
+            var match = option.text.toLowerCase().indexOf(term) >= 0;
+            option.hidden = !match;
+            if (match && !firstMatch) { firstMatch = option; }
+          });
+          if (firstMatch) { column.value = firstMatch.value; sync(); }
+        });
+      }
+      sync();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { setup(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { setup(event.detail.target.parentNode || document); });
+})();
+
+// Forms: confirmation before destructive posts, tabs of panels, role template picker, character counters.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+  function setup(root) {
+    root.querySelectorAll("[data-tabs]").forEach(function (nav) {
+      var form = nav.parentNode;
+      function show(id) {
+        nav.querySelectorAll("[data-tab]").forEach(function (a) { a.classList.toggle("active", a.dataset.tab === id); });
+        form.querySelectorAll("[data-tab-panel]").forEach(function (p) { p.hidden = p.id !== id; });
+      }
+      nav.addEventListener("click", function (event) {
+        var link = event.target.closest("[data-tab]");
+        if (link) { event.preventDefault(); show(link.dataset.tab); }
+      });
+      var withError = form.querySelector("[data-tab-panel] .errorlist");
+      show(withError ? withError.closest("[data-tab-panel]").id : nav.querySelector("[data-tab]").dataset.tab);
+    });
+    root.querySelectorAll("[data-template-select]").forEach(function (select) {
+      select.addEventListener("change", function () { if (select.value) { window.location = select.value; } });
+    });
+    root.querySelectorAll("[data-counter-for]").forEach(function (counter) {
+      var input = document.getElementById(counter.dataset.counterFor);
+      if (!input) { return; }
+      function update() { counter.textContent = input.value.length + " / " + counter.dataset.max; }
+      input.addEventListener("input", update);
+      update();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { setup(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { setup(event.detail.target.parentNode || document); });
+})();

@@ -7,6 +7,7 @@ lists every one of them and a test keeps that file in sync with this module.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import django_stubs_ext
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "template_partials",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "portal.core",
     "portal.tenants",
@@ -203,10 +205,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
 
+# /api/v1 (portal/api, CONVENTIONS R9): API-key authentication, one error envelope, per-key rate limits.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PortalPagination",
+    "PAGE_SIZE": 15,
+    "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -214,13 +222,33 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# HMAC key of the stored API-key hashes. Empty = derived from SECRET_KEY; set it in production so that rotating
+# SECRET_KEY does not revoke every API key (changing the pepper does exactly that).
+PORTAL_API_KEY_PEPPER = env_secret("PORTAL_API_KEY_PEPPER", "") or hashlib.sha256(
+    f"portal.api.key-pepper:{SECRET_KEY}".encode()
+).hexdigest()
+# Seed 004 §2.4: 1000 GET requests per minute per key; writes get their own budget (seed 004 §5.4).
+PORTAL_API_RATE_WINDOW_SECONDS = env_int("PORTAL_API_RATE_WINDOW_SECONDS", 60)
+PORTAL_API_RATE_LIMIT_GET = env_int("PORTAL_API_RATE_LIMIT_GET", 1000)
+PORTAL_API_RATE_LIMIT_WRITE = env_int("PORTAL_API_RATE_LIMIT_WRITE", 300)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Seed 004 §2.2: a key sent as ?access_token= must not reach the logs.
+    "filters": {"redact_api_keys": {"()": "portal.api.log_redaction.RedactApiKeysFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_api_keys"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines carry the query string; route them through the redacting handler.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

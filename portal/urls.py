@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("portal.core.urls")),
     path("accounts/", include("portal.accounts.urls")),
     path("dashboard/", include("portal.dashboard.urls")),
+    path("", include("portal.api.urls")),  # /api-accesses/ pages and /api/v1/
     path("users/", include("portal.accounts.users_urls")),
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),

@@ -14,6 +14,7 @@ urlpatterns = [
     path("dashboard/", include("portal.dashboard.urls")),
     path("", include("portal.api.urls")),  # /api-accesses/ pages and /api/v1/
     path("users/", include("portal.accounts.users_urls")),
+    path("audit/", include("portal.audit.urls")),
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),
 ]

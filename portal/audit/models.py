@@ -6,10 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.core.models import TenantModel
+from portal.core.models import PublicIdMixin, TenantModel
 
 
-class AuditEntry(TenantModel):
+class AuditEntry(PublicIdMixin, TenantModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -63,7 +63,7 @@ MENU: tuple[MenuItem, ...] = (
         ),
     ),
     MenuItem("users", _("Users"), "users", _perms(p.USERS_MANAGE, p.ROLES_MANAGE), "users:list"),
-    MenuItem("audit", _("Audit"), "audit", _perms(p.AUDIT_VIEW)),
+    MenuItem("audit", _("Audit"), "audit", _perms(p.AUDIT_VIEW), "audit:list"),
     MenuItem("api", _("API Accesses"), "api", _perms(p.API_ACCESS_MANAGE), "api:access-list"),
     MenuItem("twofa", _("2FA Service"), "twofa", _perms(p.TWOFA_MANAGE, p.TWOFA_STATS_VIEW)),
     # Account settings is every user's own page: no permission gates it.

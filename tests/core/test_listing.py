@@ -68,7 +68,7 @@ def test_keyset_pages_visit_every_row_once_in_order(
     assert len(set(seen)) == 35
     field = SPEC.column(sort.lstrip("-")).field  # type: ignore[union-attr]
     ordered = AuditEntry.objects.filter(company=company).order_by(
-        *listing._ordering(field, sort.startswith("-"), True)  # type: ignore[arg-type]
+        *listing._ordering(field, sort.startswith("-"))  # type: ignore[arg-type]
     )
     assert seen == list(ordered.values_list("pk", flat=True))
 

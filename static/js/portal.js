@@ -46,7 +46,8 @@
 (function () {
   "use strict";
   function setup(root) {
-    root.querySelectorAll("[data-filter-panel]").forEach(function (panel) {
+    root.querySelectorAll("[data-filter-panel]:not([data-ready])").forEach(function (panel) {
+      panel.dataset.ready = "1";
       var column = panel.querySelector("[data-filter-column]");
       var search = panel.querySelector("[data-filter-search]");
       function sync() {
@@ -97,7 +98,8 @@
     }
   }, true);
   function setup(root) {
-    root.querySelectorAll("[data-tabs]").forEach(function (nav) {
+    root.querySelectorAll("[data-tabs]:not([data-ready])").forEach(function (nav) {
+      nav.dataset.ready = "1";
       var form = nav.parentNode;
       function show(id) {
         nav.querySelectorAll("[data-tab]").forEach(function (a) { a.classList.toggle("active", a.dataset.tab === id); });
@@ -110,10 +112,12 @@
       var withError = form.querySelector("[data-tab-panel] .errorlist");
       show(withError ? withError.closest("[data-tab-panel]").id : nav.querySelector("[data-tab]").dataset.tab);
     });
-    root.querySelectorAll("[data-template-select]").forEach(function (select) {
+    root.querySelectorAll("[data-template-select]:not([data-ready])").forEach(function (select) {
+      select.dataset.ready = "1";
       select.addEventListener("change", function () { if (select.value) { window.location = select.value; } });
     });
-    root.querySelectorAll("[data-counter-for]").forEach(function (counter) {
+    root.querySelectorAll("[data-counter-for]:not([data-ready])").forEach(function (counter) {
+      counter.dataset.ready = "1";
       var input = document.getElementById(counter.dataset.counterFor);
       if (!input) { return; }
       function update() { counter.textContent = input.value.length + " / " + counter.dataset.max; }
@@ -123,4 +127,60 @@
   }
   document.addEventListener("DOMContentLoaded", function () { setup(document); });
   document.addEventListener("htmx:afterSwap", function (event) { setup(event.detail.target.parentNode || document); });
+})();
+
+// My account (guide §17): theme switch at once, Generate password, avatar auto-upload, delete-account word.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  function csrf() {
+    var el = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return el ? el.value : "";
+  }
+  document.addEventListener("click", function (event) {
+    var choice = event.target.closest("[data-theme-choice]");
+    if (choice) {
+      // Appearance: apply the theme now and keep it on the account in the background.
+      event.preventDefault();
+      var theme = choice.dataset.themeChoice;
+      document.documentElement.setAttribute("data-theme", theme);
+      choice.form.querySelectorAll("[data-theme-choice]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b === choice ? "true" : "false");
+      });
+      fetch(choice.form.action, {
+        method: "POST", body: new URLSearchParams({ theme: theme }), credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf(), "X-Requested-With": "fetch" },
+      }).then(function (response) { choice.form.dataset.saved = response.ok ? theme : "error"; });
+      return;
+    }
+    var generate = event.target.closest("#password-generate");
+    if (generate) {
+      event.preventDefault();
+      fetch(generate.dataset.generateUrl, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          [generate.dataset.target, generate.dataset.confirm].forEach(function (selector) {
+            var input = document.querySelector(selector);
+            if (input) { input.value = data.password; input.type = "text"; }
+          });
+        });
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.matches && input.matches("input[type=file][data-autosubmit]") && input.files.length) {
+      if (window.htmx) { window.htmx.trigger(input.form, "submit"); } else { input.form.submit(); }
+    }
+  });
+  function syncDeleteButton(root) {
+    root.querySelectorAll("[data-confirm-word]").forEach(function (input) {
+      var button = input.form.querySelector("#delete-confirm");
+      if (!button) { return; }
+      function update() { button.disabled = input.value !== input.dataset.confirmWord; }
+      input.addEventListener("input", update);
+      update();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { syncDeleteButton(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { syncDeleteButton(event.detail.target.parentNode || document); });
 })();

@@ -9,7 +9,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from portal.accounts.models import Membership, Role, User
+from portal.accounts.models import Department, Membership, Role, User
 
 
 class MembershipInline(admin.TabularInline[Membership, User]):
@@ -67,3 +67,11 @@ class RoleAdmin(admin.ModelAdmin[Role]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Role | None = None) -> bool:
         return not (obj is not None and obj.is_system) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin[Department]):
+    list_display = ("name", "company", "kind")
+    list_filter = ("kind",)
+    search_fields = ("name", "company__name")
+    list_select_related = ("company",)

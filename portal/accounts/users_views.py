@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.forms import Form
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -86,9 +87,14 @@ def _membership_qs(request: PortalRequest) -> Any:
     )
 
 
-@company_view(perm=permissions.USERS_MANAGE)
+@company_view()
 @require_GET
 def user_list(request: PortalRequest) -> HttpResponse:
+    if not request.membership.has_perm(permissions.USERS_MANAGE):
+        # The menu's Users item also serves holders of Manage Roles alone: send them to their tab.
+        if request.membership.has_perm(permissions.ROLES_MANAGE):
+            return redirect("users:roles")
+        raise PermissionDenied(_("Your role does not allow this."))
     return list_response(
         request,
         qs=_membership_qs(request),

@@ -295,6 +295,14 @@ def test_role_pages_create_from_template_and_edit(
     assert "Auditors" in listing
 
 
+def test_roles_only_manager_is_sent_to_the_roles_tab(client_for: ClientFor, company: Company) -> None:
+    user = make_user(company, [make_role(company, {p.ROLES_MANAGE})], login="rolesonly")
+    client = client_for(user)
+    assert client.get("/users/")["Location"] == "/users/roles/"
+    assert client.get("/users/roles/").status_code == 200
+    assert client.get("/users/new/").status_code == 403
+
+
 def test_custom_role_limits_the_menu_and_pages(client_for: ClientFor, company: Company) -> None:
     role = make_role(company, {p.AUDIT_VIEW, p.DASHBOARD_VIEW}, name="Auditor")
     user = make_user(company, [role], login="auditor")

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.paginator import Page
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from portal.api.envelope import ok
 
@@ -28,12 +29,10 @@ class PortalPagination(PageNumberPagination):
         paginator = page.paginator
         request = self.request
         assert request is not None  # noqa: S101  (paginate_queryset ran first and set it)
-        base = request.build_absolute_uri(request.path)
+        current = request.build_absolute_uri()
 
         def url(number: int | None) -> str | None:
-            if number is None:
-                return None
-            return self._page_url(number)
+            return None if number is None else replace_query_param(current, self.page_query_param, number)
 
         return ok(
             list(data),
@@ -47,18 +46,12 @@ class PortalPagination(PageNumberPagination):
                 "current_page": page.number,
                 "from": page.start_index() if paginator.count else None,
                 "last_page": paginator.num_pages,
-                "path": base,
+                "path": request.build_absolute_uri(request.path),
                 "per_page": paginator.per_page,
                 "to": page.end_index() if paginator.count else None,
                 "total": paginator.count,
             },
         )
-
-    def _page_url(self, number: int) -> str:
-        from rest_framework.utils.urls import replace_query_param
-
-        assert self.request is not None  # noqa: S101  (set by paginate_queryset)
-        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, number)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         nullable_url = {"type": "string", "format": "uri", "nullable": True}

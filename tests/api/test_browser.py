@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -55,5 +55,7 @@ def test_create_copy_use_and_regenerate_a_key(
     new_key = page.locator("#access-key-value").input_value()
     old = requests.get(live_server.url + "/api/v1/auth/me", headers={"X-API-Key": key}, timeout=10)
     assert old.status_code == 401
-    new = requests.get(live_server.url + "/api/v1/auth/me", headers={"Authorization": f"Bearer {new_key}"}, timeout=10)
+    new = requests.get(
+        live_server.url + "/api/v1/auth/me", headers={"Authorization": f"Bearer {new_key}"}, timeout=10
+    )
     assert new.status_code == 200

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "portal.accounts.middleware.IdleTimeoutMiddleware",
     "portal.tenants.middleware.CompanyMiddleware",
     "portal.accounts.middleware.PasswordChangeRequiredMiddleware",
+    "portal.accounts.middleware.TwoFactorEnrolmentRequiredMiddleware",
+    "portal.accounts.middleware.SessionActivityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -152,6 +154,15 @@ PORTAL_REMEMBER_ME_DAYS = env_int("PORTAL_REMEMBER_ME_DAYS", 14)
 PORTAL_DOCS_URL = env_str("PORTAL_DOCS_URL", "/static/docs/user-guide.html")
 PORTAL_SUPPORT_EMAIL = env_str("PORTAL_SUPPORT_EMAIL", "support@example.com")
 PORTAL_VERSION = env_str("PORTAL_VERSION", "0.1.0")
+# My account (guide §17): avatar limit and two-factor sign-in codes.
+PORTAL_AVATAR_MAX_BYTES = env_int("PORTAL_AVATAR_MAX_BYTES", 2 * 1024 * 1024)
+# Dotted path of the class that sends 2FA SMS codes; the default simulator only records them (accounts/otp.py).
+PORTAL_OTP_SMS_SENDER = env_str("PORTAL_OTP_SMS_SENDER", "portal.accounts.otp.SimulatorSender")
+PORTAL_OTP_ISSUER = env_str("PORTAL_OTP_ISSUER", "Client portal")
+PORTAL_OTP_TTL_SECONDS = env_int("PORTAL_OTP_TTL_SECONDS", 300)
+PORTAL_OTP_RESEND_SECONDS = env_int("PORTAL_OTP_RESEND_SECONDS", 60)
+PORTAL_OTP_MAX_ATTEMPTS = env_int("PORTAL_OTP_MAX_ATTEMPTS", 5)
+PORTAL_2FA_MAX_FAILURES = env_int("PORTAL_2FA_MAX_FAILURES", 5)
 
 SESSION_COOKIE_AGE = PORTAL_REMEMBER_ME_DAYS * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True

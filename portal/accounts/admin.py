@@ -9,7 +9,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from portal.accounts.models import Department, Membership, Role, User
+from portal.accounts.models import Department, Membership, Role, SimulatedSms, User
 
 
 class MembershipInline(admin.TabularInline[Membership, User]):
@@ -75,3 +75,20 @@ class DepartmentAdmin(admin.ModelAdmin[Department]):
     list_filter = ("kind",)
     search_fields = ("name", "company__name")
     list_select_related = ("company",)
+
+
+@admin.register(SimulatedSms)
+class SimulatedSmsAdmin(admin.ModelAdmin[SimulatedSms]):
+    """The development SMS outbox (accounts.otp.SimulatorSender): read the 2FA codes that were "sent"."""
+
+    list_display = ("created_at", "company", "phone", "text")
+    list_filter = ("company",)
+    search_fields = ("phone",)
+    list_select_related = ("company",)
+    readonly_fields = ("created_at", "company", "phone", "text")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SimulatedSms | None = None) -> bool:
+        return False

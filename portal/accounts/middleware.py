@@ -58,3 +58,95 @@ class PasswordChangeRequiredMiddleware:
             if must_change and request.path not in allowed:
                 return redirect("accounts:password-required")
         return self.get_response(request)
+
+
+ACTIVITY_MARK_KEY = "portal_session_mark"
+TWO_FACTOR_ENROL_PREFIX = "/accounts/two-factor/"
+
+
+class TwoFactorEnrolmentRequiredMiddleware:
+    """``Company.require_2fa``: a user without two-factor sign-in must set it up before reaching any page.
+
+    Runs after PasswordChangeRequiredMiddleware, so an expired password is changed first.
+    """
+
+    _allowed_prefixes = (
+        "/static/",
+        "/media/",
+        "/i18n/",
+        "/healthz",
+        "/admin/",
+        "/api/",
+        TWO_FACTOR_ENROL_PREFIX,
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from portal.accounts.selectors import two_factor_enabled
+
+        user = request.user
+        company = getattr(request, "company", None)
+        if (
+            user.is_authenticated
+            and company is not None
+            and company.require_2fa
+            and not request.path.startswith(self._allowed_prefixes)
+            and request.path
+            not in {
+                reverse("accounts:logout"),
+                reverse("accounts:password-required"),
+                reverse("accounts:language"),
+            }
+            and not two_factor_enabled(user=user)
+        ):
+            target = reverse("accounts:two-factor-enrol")
+            if request.headers.get("HX-Request") == "true":
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = target
+                return response
+            return redirect(target)
+        return self.get_response(request)
+
+
+class SessionActivityMiddleware:
+    """Keep the "Active sessions" list of Privacy and Security current (guide §17.2).
+
+    A signed-in request refreshes its UserSession row at most once a minute (like IdleTimeoutMiddleware); a
+    request that signs out or changes the session key drops the old row.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from portal.accounts import services
+        from portal.audit.context import client_ip
+
+        session = request.session
+        key_before = session.session_key
+        was_signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        key_after = session.session_key
+        user = request.user
+        if was_signed_in and key_before and (key_after != key_before or not user.is_authenticated):
+            services.user_session_forget(session_key=key_before)
+        if user.is_authenticated and key_after and not request.path.startswith("/api/"):
+            now = int(time.time())
+            mark = session.get(ACTIVITY_MARK_KEY)
+            fresh = (
+                isinstance(mark, list)
+                and len(mark) == 2
+                and mark[0] == key_after
+                and now - int(mark[1]) < _TOUCH_EVERY_SECONDS
+            )
+            if not fresh:
+                services.user_session_touch(
+                    user=user,
+                    session_key=key_after,
+                    user_agent=request.headers.get("User-Agent", ""),
+                    ip=client_ip(request),
+                )
+                session[ACTIVITY_MARK_KEY] = [key_after, now]
+        return response

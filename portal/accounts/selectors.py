@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
-from portal.accounts.models import Membership, Role, User
+from portal.accounts.models import Membership, RecoveryCode, Role, TwoFactor, User, UserSession
 from portal.accounts.permissions import ADMIN_ROLE_KEY
 from portal.core.models import TenantQuerySet
 from portal.tenants.models import Company
@@ -58,3 +59,31 @@ def inactivity_locked(*, user: User, now: datetime.datetime | None = None) -> bo
         return False
     now = now or timezone.now()
     return now - user.last_login > datetime.timedelta(days=days) and not user_is_company_admin(user=user)
+
+
+def two_factor_get(*, user: User) -> TwoFactor | None:
+    return TwoFactor.objects.filter(user=user).first()
+
+
+def two_factor_enabled(*, user: User) -> bool:
+    """True when the user signs in with a second factor (a verified phone or an authenticator app)."""
+    tf = two_factor_get(user=user)
+    return tf is not None and tf.enabled
+
+
+def recovery_codes_remaining(*, user: User) -> int:
+    return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
+
+
+def user_session_list(*, user: User, now: datetime.datetime | None = None) -> list[UserSession]:
+    """The user's signed-in browsers, most recent first; sessions idle past the timeout are already dead."""
+    qs = UserSession.objects.filter(user=user)
+    idle = int(settings.PORTAL_SESSION_IDLE_MINUTES)
+    if idle > 0:
+        qs = qs.filter(last_activity__gte=(now or timezone.now()) - datetime.timedelta(minutes=idle))
+    return list(qs.order_by("-last_activity"))
+
+
+def user_password_matches(*, user: User, password: str) -> bool:
+    """Check a password typed to confirm a sensitive step (constant time, through the configured hasher)."""
+    return check_password(password, user.password)

@@ -6,22 +6,28 @@ Every function records its audit entry in the same transaction.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import io
+import uuid
+from collections.abc import Iterable, Mapping
+from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portal.accounts.models import Department, Membership, PasswordHistory, Role, User
+from portal.accounts.models import Department, Membership, PasswordHistory, Role, User, UserSession
 from portal.accounts.permissions import SYSTEM_ROLES
 from portal.accounts.selectors import inactivity_locked, membership_is_admin
 from portal.audit import actions
 from portal.audit.models import AuditDetail
-from portal.audit.services import audit_record, change_of
+from portal.audit.services import Change, audit_record, change_of
 from portal.core.exceptions import ApplicationError
 from portal.tenants.models import Company
 
@@ -290,3 +296,267 @@ def users_unlock(*, user_ids: list[int]) -> int:
     return User.objects.filter(pk__in=user_ids, locked_at__isnull=False).update(
         locked_at=None, last_login=timezone.now()
     )
+
+
+# --- My account (guide §17.1): profile, contact, avatar, active sessions, account deletion -------------------
+
+ACCOUNT_DELETE_WORD = "delete-account"
+_AVATAR_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP"})
+_AVATAR_SIDE = 256
+_AVATAR_MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding the pixels
+
+
+def phone_e164(raw: str, *, country: str | None) -> str:
+    """Parse a phone number typed by a person; a number without "+" is read in the company's country.
+
+    Raises ValidationError (field ``phone``) when it is not a valid number.
+    """
+    import phonenumbers
+
+    text = raw.strip()
+    try:
+        number = phonenumbers.parse(text, (country or "US").upper())
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError({"phone": _("Enter a valid phone number, e.g. +14155550123.")}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({"phone": _("Enter a valid phone number, e.g. +14155550123.")})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _user_changed(
+    *, user: User, actor: User, company: Company | None, old: Mapping[str, object], new: Mapping[str, object]
+) -> None:
+    if company is not None and old != new:
+        audit_record(
+            company=company,
+            actor=actor,
+            action=actions.USER_CHANGED,
+            target=user,
+            changes=[change_of(user, AuditDetail.Operation.UPDATE, old=old, new=new)],
+        )
+
+
+@transaction.atomic
+def user_profile_update(
+    *, user: User, actor: User, company: Company | None, first_name: str, last_name: str, email: str
+) -> User:
+    """Save the "Basic information" block of Account settings: full name and e-mail (guide §17.1).
+
+    Login and roles stay read-only here. Side effects: updates the user; ``user.changed`` with old and new
+    values. Raises ValidationError (fields ``first_name``, ``last_name``, ``email``).
+    """
+    fields = ["first_name", "last_name", "email"]
+    old = {name: getattr(user, name) for name in fields}
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    user.email = email.strip()
+    if not user.first_name:
+        raise ValidationError({"first_name": _("Enter the first name.")})
+    if not user.email:
+        raise ValidationError({"email": _("Enter an e-mail address.")})
+    user.full_clean(exclude=[f.name for f in User._meta.fields if f.name not in fields])
+    user.save(update_fields=fields)
+    _user_changed(user=user, actor=actor, company=company, old=old, new={n: getattr(user, n) for n in fields})
+    return user
+
+
+@transaction.atomic
+def user_contact_update(*, user: User, actor: User, company: Company | None, phone: str) -> User:
+    """Save the "Contact information" block: the contact phone (company and department are read-only).
+
+    An empty value clears the phone. Side effects: updates the user; ``user.changed`` with old and new values.
+    Raises ValidationError (field ``phone``).
+    """
+    old = {"phone": user.phone}
+    user.phone = (
+        phone_e164(phone, country=company.default_country if company else None) if phone.strip() else ""
+    )
+    user.save(update_fields=["phone"])
+    _user_changed(user=user, actor=actor, company=company, old=old, new={"phone": user.phone})
+    return user
+
+
+def _avatar_png(upload: Any) -> bytes:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    not_a_picture = ValidationError({"avatar": _("Upload a JPEG, PNG, GIF or WebP picture.")})
+    try:
+        upload.seek(0)
+        with Image.open(upload) as probe:
+            if probe.format not in _AVATAR_FORMATS:
+                raise not_a_picture
+            if probe.width * probe.height > _AVATAR_MAX_PIXELS:
+                raise ValidationError({"avatar": _("The picture has too many pixels.")})
+            probe.verify()
+        upload.seek(0)
+        # Re-encoding keeps only pixels: no metadata, no polyglot payload, one size and one format.
+        with Image.open(upload) as image:
+            picture = ImageOps.exif_transpose(image).convert("RGBA")
+            picture = ImageOps.fit(picture, (_AVATAR_SIDE, _AVATAR_SIDE))
+            out = io.BytesIO()
+            picture.save(out, format="PNG", optimize=True)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise not_a_picture from exc
+    return out.getvalue()
+
+
+@transaction.atomic
+def user_avatar_set(*, user: User, company: Company | None, upload: Any) -> User:
+    """Store a new avatar (guide §17.1): at most ``PORTAL_AVATAR_MAX_BYTES``, a real picture, re-encoded as PNG.
+
+    Side effects: writes the file under MEDIA_ROOT, updates the user, removes the previous file after commit,
+    writes ``user.changed``. Raises ValidationError (field ``avatar``) for a large file or a non-picture.
+    """
+    limit = int(settings.PORTAL_AVATAR_MAX_BYTES)
+    if upload.size is None or upload.size > limit:
+        raise ValidationError(
+            {"avatar": _("The picture is larger than %(size)s.") % {"size": filesizeformat(limit)}}
+        )
+    data = _avatar_png(upload)
+    old_name = user.avatar.name or ""
+    user.avatar.save("avatar.png", ContentFile(data), save=False)
+    user.save(update_fields=["avatar"])
+    if old_name:
+        storage = user.avatar.storage
+        transaction.on_commit(lambda: storage.delete(old_name))
+    _user_changed(
+        user=user, actor=user, company=company, old={"avatar": old_name}, new={"avatar": user.avatar.name}
+    )
+    return user
+
+
+@transaction.atomic
+def user_avatar_remove(*, user: User, company: Company | None) -> User:
+    """Remove the avatar; the initials show again. Side effects: updates the user, deletes the file after commit."""
+    old_name = user.avatar.name or ""
+    if old_name:
+        storage = user.avatar.storage
+        user.avatar = ""
+        user.save(update_fields=["avatar"])
+        transaction.on_commit(lambda: storage.delete(old_name))
+        _user_changed(user=user, actor=user, company=company, old={"avatar": old_name}, new={"avatar": ""})
+    return user
+
+
+def user_session_touch(
+    *, user: User, session_key: str, user_agent: str, ip: str | None, now: datetime.datetime | None = None
+) -> None:
+    """Record that a signed-in browser was active (at most once a minute, see SessionActivityMiddleware).
+
+    Side effects: upserts the UserSession row of ``session_key``.
+    """
+    UserSession.objects.update_or_create(
+        session_key=session_key,
+        defaults={
+            "user": user,
+            "user_agent": user_agent[:300],
+            "ip": ip,
+            "last_activity": now or timezone.now(),
+        },
+    )
+
+
+def user_session_forget(*, session_key: str) -> None:
+    """Drop the tracking row of a session that signed out. Side effects: deletes at most one UserSession."""
+    UserSession.objects.filter(session_key=session_key).delete()
+
+
+def _sessions_kill(keys: Iterable[str]) -> None:
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store_class().delete(key)
+
+
+@transaction.atomic
+def user_sessions_end(
+    *,
+    user: User,
+    company: Company | None,
+    keep_session_key: str | None,
+    session_uuid: uuid.UUID | None = None,
+) -> int:
+    """Sign out the user's other browsers: one (``session_uuid``) or all but ``keep_session_key``.
+
+    Side effects: deletes the Django sessions (those browsers are signed out at their next request) and their
+    UserSession rows; writes ``auth.sessions_ended``. Returns how many sessions ended.
+    """
+    rows = UserSession.objects.filter(user=user)
+    if keep_session_key:
+        rows = rows.exclude(session_key=keep_session_key)
+    if session_uuid is not None:
+        rows = rows.filter(uuid=session_uuid)
+    keys = list(rows.values_list("session_key", flat=True))
+    _sessions_kill(keys)
+    UserSession.objects.filter(session_key__in=keys).delete()
+    if keys and company is not None:
+        audit_record(
+            company=company,
+            actor=user,
+            action=actions.SESSIONS_ENDED,
+            target=user,
+            changes=[
+                Change(
+                    table=UserSession._meta.db_table,
+                    operation=AuditDetail.Operation.DELETE,
+                    object_id=str(user.pk),
+                    old={"sessions": len(keys)},
+                    new=None,
+                )
+            ],
+        )
+    return len(keys)
+
+
+@transaction.atomic
+def user_account_delete(*, user: User, confirmation: str) -> None:
+    """Delete the user's own account (guide §17.2 "Danger zone"); the caller has checked the current password.
+
+    Decision: the User row is deactivated and anonymised instead of hard-deleted. Other tenants' rows (audit
+    entries, later broadcasts and conversations) keep pointing at it, and the audit log stays readable because
+    ``AuditEntry.actor_login`` is a snapshot of the login. The login name is freed (renamed to
+    ``deleted-<id>``), so that login can no longer sign in and may be issued again by an admin. Personal data
+    goes: names, e-mail, phones, avatar, password (unusable), 2FA, recovery codes, password history, every
+    session, every company membership.
+    Side effects: ``user.deleted`` in each company of the user, written before the data is erased.
+    Raises ValidationError (field ``confirmation``) unless ``confirmation`` is exactly ``delete-account``.
+    """
+    from guardian.models import UserObjectPermission
+
+    from portal.accounts.models import OneTimeCode, RecoveryCode, TwoFactor
+
+    if confirmation != ACCOUNT_DELETE_WORD:
+        raise ValidationError(
+            {"confirmation": _("Type %(word)s exactly to confirm.") % {"word": ACCOUNT_DELETE_WORD}}
+        )
+    anonymous_login = f"deleted-{user.pk}-{user.uuid.hex[:8]}"
+    old = {"username": user.username, "first_name": user.first_name, "last_name": user.last_name}
+    for membership in Membership.objects.filter(user=user).select_related("company"):
+        audit_record(
+            company=membership.company,
+            actor=user,
+            action=actions.USER_DELETED,
+            target=user,
+            changes=[
+                change_of(user, AuditDetail.Operation.UPDATE, old=old, new={"username": anonymous_login}),
+                change_of(membership, AuditDetail.Operation.DELETE, old={"user_id": user.pk}),
+            ],
+        )
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    _sessions_kill(keys)
+    UserSession.objects.filter(user=user).delete()
+    TwoFactor.objects.filter(user=user).delete()
+    OneTimeCode.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    PasswordHistory.objects.filter(user=user).delete()
+    UserObjectPermission.objects.filter(user=user).delete()
+    Membership.objects.filter(user=user).delete()
+    if user.avatar:
+        storage, name = user.avatar.storage, user.avatar.name
+        transaction.on_commit(lambda: storage.delete(name))
+    user.username = anonymous_login
+    user.first_name = user.last_name = user.middle_name = user.email = user.phone = ""
+    user.avatar = ""
+    user.is_active = user.is_staff = user.is_superuser = False
+    # An unusable hash also changes the session auth hash, so a session missed above is refused too.
+    user.set_unusable_password()
+    user.save()

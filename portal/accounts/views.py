@@ -79,7 +79,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 except services.SignInRefusedError as exc:
                     form.add_error(None, exc.message)
                 else:
-                    return _complete_sign_in(request, user, remember=form.cleaned_data["remember_me"])
+                    from portal.accounts.account_views import two_factor_challenge
+
+                    remember = form.cleaned_data["remember_me"]
+                    # Guide §17.2 [INF]: with 2FA on, the code step follows the password.
+                    challenge = two_factor_challenge(
+                        request, user, remember=remember, next_url=request.POST.get("next", "")
+                    )
+                    return challenge or _complete_sign_in(request, user, remember=remember)
     return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")})
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models.fields.files import FieldFile
 
 from portal.audit.context import current_ip
 from portal.audit.models import AuditDetail, AuditEntry
@@ -29,6 +30,8 @@ class Change:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, FieldFile):  # file and image fields: the stored name, not the file object
+        return value.name or ""
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, uuid.UUID | decimal.Decimal):

@@ -67,7 +67,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("api", _("API Accesses"), "api", _perms(p.API_ACCESS_MANAGE), "api:access-list"),
     MenuItem("twofa", _("2FA Service"), "twofa", _perms(p.TWOFA_MANAGE, p.TWOFA_STATS_VIEW)),
     # Account settings is every user's own page: no permission gates it.
-    MenuItem("account", _("Account settings"), "account", frozenset()),
+    MenuItem("account", _("Account settings"), "account", frozenset(), "accounts:account-settings"),
 )
 
 BY_KEY = {item.key: item for item in MENU}

@@ -16,6 +16,10 @@ GLOBAL_MODELS = {
     "tenants.Company",  # the tenant itself
     "accounts.User",  # a login is unique per platform (guide §13.2); its seats are tenant Memberships
     "accounts.PasswordHistory",  # belongs to a User, not to a company
+    "accounts.TwoFactor",  # a login's second factor is per User (platform-wide login), not per company
+    "accounts.OneTimeCode",  # SMS codes of a User's second factor
+    "accounts.RecoveryCode",  # recovery codes of a User's second factor
+    "accounts.UserSession",  # a User's signed-in browsers; a session is not tied to one company
 }
 
 

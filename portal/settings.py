@@ -226,7 +226,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 15,
     "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "UNAUTHENTICATED_USER": None,
+    # Never None: middleware that runs after a view may read request.user.is_authenticated.
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Omnichannel portal API",

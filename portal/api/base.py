@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -14,7 +16,25 @@ from portal.api.models import ApiAccess
 from portal.api.throttling import STATE_ATTR, RateLimitState
 
 
-class ApiView(APIView):
+class KeepSessionUserMixin:
+    """Give the Django request its own user back once DRF is done.
+
+    DRF writes the API client (or an anonymous user) onto the underlying HttpRequest. Middleware that runs after
+    the view (e.g. the active-sessions bookkeeping of My account) must keep seeing the browser session's user, if
+    any, and never a key.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        session_user = getattr(request, "user", None)
+        try:
+            response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            return response
+        finally:
+            if session_user is not None:
+                request.user = session_user
+
+
+class ApiView(KeepSessionUserMixin, APIView):
     """Adds ``X-RateLimit-*`` to every response of a counted request (seed 004 §5.4)."""
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:

@@ -6,6 +6,16 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.api import api, views
+from portal.api.base import KeepSessionUserMixin
+
+
+class SchemaView(KeepSessionUserMixin, SpectacularAPIView):
+    pass
+
+
+class DocsView(KeepSessionUserMixin, SpectacularSwaggerView):
+    pass
+
 
 app_name = "api"
 
@@ -18,8 +28,8 @@ page_patterns = [
 ]
 
 v1_patterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
     path("auth/me", api.AuthMeApi.as_view(), name="auth-me"),
     # Must stay last: any other path under /api/v1/ answers with the JSON 404 envelope.
     re_path(r"^.*$", api.NotFoundApi.as_view(), name="not-found"),

@@ -141,6 +141,8 @@ class TestAuthMeApi:
         client.force_login(admin_user)
         http.cookies.set("sessionid", client.cookies["sessionid"].value)
         _assert_error(http.get(live_server.url + ME), 401, "not_authenticated")
+        # The API call left the browser session alone.
+        assert http.get(live_server.url + "/dashboard/", allow_redirects=False).status_code == 200
 
 
 class TestUnknownPathApi:

@@ -1,4 +1,5 @@
-"""In a real browser: create an API key, copy it to the clipboard, call the API with it, regenerate it."""
+"""API accesses (guide §15) in a real browser: create a key, copy it to the clipboard, call the API with it,
+regenerate it and see the old key refused."""
 
 from __future__ import annotations
 
@@ -9,15 +10,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import browser, page, sign_in  # noqa: F401  (the browser fixtures of tests/e2e)
 from tests.factories import PASSWORD, make_company, make_user, system_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_create_copy_use_and_regenerate_a_key(
-    page: Any,  # noqa: F811  (the imported fixture)
-    sign_in: Callable[[str, str], None],  # noqa: F811
+    page: Any,
+    sign_in: Callable[[str, str], None],
     live_server: Any,
 ) -> None:
     company = make_company("Browser API Co")

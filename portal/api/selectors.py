@@ -5,37 +5,16 @@ from __future__ import annotations
 import hmac
 from uuid import UUID
 
-from django.db.models import Q
-
 from portal.api import keys
 from portal.api.models import ApiAccess
 from portal.core.models import TenantQuerySet
 from portal.tenants.access import get_for_company_or_404
 from portal.tenants.models import Company
 
-# Sort keys of the list page → ORM ordering (the id breaks ties so paging is stable).
-SORTS: dict[str, tuple[str, ...]] = {
-    "id": ("id",),
-    "-id": ("-id",),
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
-}
-DEFAULT_SORT = "-id"
 
-
-def api_access_list(
-    *, company: Company, search: str = "", sort: str = DEFAULT_SORT
-) -> TenantQuerySet[ApiAccess]:
-    """Return the company's API accesses, filtered by name/webhook/scope text and sorted by a key of ``SORTS``."""
-    qs = ApiAccess.objects.for_company(company)
-    search = search.strip()
-    if search:
-        qs = qs.filter(
-            Q(name__icontains=search)
-            | Q(webhook_url__icontains=search)
-            | Q(scopes__contains=[search.lower()])
-        )
-    return qs.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+def api_access_list(*, company: Company) -> TenantQuerySet[ApiAccess]:
+    """Return the company's API accesses (the list engine filters, sorts and pages them)."""
+    return ApiAccess.objects.for_company(company).order_by("-id")
 
 
 def api_access_get(*, company: Company, uuid: UUID | str) -> ApiAccess:

@@ -6,11 +6,11 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts import permissions
@@ -18,6 +18,8 @@ from portal.api import selectors, services
 from portal.api.forms import ApiAccessForm
 from portal.api.models import ApiAccess
 from portal.core.htmx import is_fragment_request, redirect_after_form, render_page
+from portal.core.list_views import list_response
+from portal.core.listing import Column, Kind, ListSpec, register_list
 from portal.core.request import PortalRequest
 from portal.tenants.access import company_view
 
@@ -25,17 +27,33 @@ PAGE_SIZE = 25
 FORM_TEMPLATE = "api/access_form.html"
 
 
+ACCESS_LIST = register_list(
+    ListSpec(
+        key="api-accesses",
+        columns=(
+            Column("id", gettext_lazy("ID"), "id", Kind.NUMBER),
+            Column("name", gettext_lazy("Name"), "name", required=True),
+            Column("key", gettext_lazy("API key"), None, value=lambda a: a.key_display),
+            Column("scopes", gettext_lazy("Scopes"), None, value=lambda a: a.scopes),
+            Column("webhook", gettext_lazy("Webhook"), "webhook_url"),
+            Column("last_used", gettext_lazy("Last used"), "last_used_at", Kind.DATETIME),
+        ),
+        default_sort="-id",
+        page_size=PAGE_SIZE,
+    )
+)
+
+
 @company_view(perm=permissions.API_ACCESS_MANAGE)
 @require_GET
 def access_list(request: PortalRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()
-    sort = request.GET.get("sort", selectors.DEFAULT_SORT)
-    if sort not in selectors.SORTS:
-        sort = selectors.DEFAULT_SORT
-    accesses = selectors.api_access_list(company=request.company, search=search, sort=sort)
-    page = Paginator(accesses, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "search": search, "sort": sort, "active_menu": "api"}
-    return render_page(request, "api/access_list.html", context, partial="table")
+    return list_response(
+        request,
+        qs=selectors.api_access_list(company=request.company),
+        spec=ACCESS_LIST,
+        template="api/access_list.html",
+        context={"active_menu": "api"},
+    )
 
 
 def _panel(

@@ -44,7 +44,7 @@ class ProbeListApi(ApiView):
     def get(self, request: Request) -> Response:
         paginator = PortalPagination()
         page = paginator.paginate_queryset(
-            api_access_list(company=request_company(request), sort="name"), request, view=self
+            api_access_list(company=request_company(request)).order_by("name", "id"), request, view=self
         )
         rows = AccessOutputSerializer(page or [], many=True).data  # type: ignore[arg-type]
         return paginator.get_paginated_response(rows)

@@ -60,19 +60,22 @@ class TestList:
         make_key(company, name="Alpha")
         make_key(company, name="Beta")
         client = client_for(admin_user)
-        html = client.get(LIST_URL, {"q": "alp"}).content.decode()
+        html = client.get(LIST_URL, {"filter": "name", "q": "alp"}).content.decode()
         assert "Alpha" in html
         assert "Beta" not in html
         html = client.get(LIST_URL, {"sort": "name"}).content.decode()
         assert html.index("Alpha") < html.index("Beta")
         html = client.get(LIST_URL, {"sort": "-name"}).content.decode()
         assert html.index("Beta") < html.index("Alpha")
-        assert "No API access matches “zzz”." in client.get(LIST_URL, {"q": "zzz"}).content.decode()
+        assert (
+            "Nothing matches the filter."
+            in client.get(LIST_URL, {"filter": "webhook", "q": "zzz"}).content.decode()
+        )
 
     def test_htmx_request_gets_only_the_table_fragment(
         self, htmx_client_for: ClientFor, admin_user: User, issued: IssuedKey
     ) -> None:
-        response = htmx_client_for(admin_user).get(LIST_URL, {"q": "shop"})
+        response = htmx_client_for(admin_user).get(LIST_URL, {"filter": "name", "q": "shop"})
         html = response.content.decode()
         assert response.status_code == 200
         assert html.lstrip().startswith('<div id="access-table"')

@@ -27,6 +27,8 @@ API_KEY_CREATED = "api_key.created"
 API_KEY_CHANGED = "api_key.changed"
 API_KEY_DELETED = "api_key.deleted"
 API_KEY_REGENERATED = "api_key.regenerated"
+CONNECTION_CREATED = "connection.created"
+CONNECTION_CHANGED = "connection.changed"
 
 LABELS = {
     LOGGED_IN: _("Logged in"),
@@ -52,8 +54,58 @@ LABELS = {
     API_KEY_CHANGED: _("Changed API key"),
     API_KEY_DELETED: _("Deleted API key"),
     API_KEY_REGENERATED: _("Regenerated API key"),
+    CONNECTION_CREATED: _("Added new channel connection"),
+    CONNECTION_CHANGED: _("Changed channel connection"),
 }
 
 
 def label(code: str) -> str:
     return str(LABELS.get(code, code))
+
+
+# Contacts (guide §8).
+CONTACT_CREATED = "contact.created"
+CONTACT_CHANGED = "contact.changed"
+CONTACT_DELETED = "contact.deleted"
+CONTACTS_MASS_CHANGED = "contact.mass_changed"
+CONTACTS_MASS_DELETED = "contact.mass_deleted"
+CONTACT_OPTED_OUT = "contact.opted_out"
+CONTACT_OPTED_IN = "contact.opted_in"
+CONTACT_ATTRIBUTE_CREATED = "contact_attribute.created"
+CONTACT_ATTRIBUTE_CHANGED = "contact_attribute.changed"
+CONTACT_ATTRIBUTE_DELETED = "contact_attribute.deleted"
+TAG_CREATED = "tag.created"
+TAG_DELETED = "tag.deleted"
+TARGET_CREATED = "target.created"
+TARGET_CHANGED = "target.changed"
+TARGET_DELETED = "target.deleted"
+OPTOUT_WORD_CREATED = "optout_word.created"
+OPTOUT_WORD_CHANGED = "optout_word.changed"
+OPTOUT_WORD_DELETED = "optout_word.deleted"
+CONTACTS_IMPORTED = "contact.imported"
+CONTACTS_EXPORTED = "contact.exported"
+
+LABELS.update(
+    {
+        CONTACT_CREATED: _("Added new contact"),
+        CONTACT_CHANGED: _("Changed contact"),
+        CONTACT_DELETED: _("Deleted contact"),
+        CONTACTS_MASS_CHANGED: _("Mass edited contacts"),
+        CONTACTS_MASS_DELETED: _("Mass deleted contacts"),
+        CONTACT_OPTED_OUT: _("Contact opted out"),
+        CONTACT_OPTED_IN: _("Contact opted back in"),
+        CONTACT_ATTRIBUTE_CREATED: _("Added new contact attribute"),
+        CONTACT_ATTRIBUTE_CHANGED: _("Changed contact attribute"),
+        CONTACT_ATTRIBUTE_DELETED: _("Deleted contact attribute"),
+        TAG_CREATED: _("Added new tag"),
+        TAG_DELETED: _("Deleted tag"),
+        TARGET_CREATED: _("Added new target"),
+        TARGET_CHANGED: _("Changed target"),
+        TARGET_DELETED: _("Deleted target"),
+        OPTOUT_WORD_CREATED: _("Added new opt-out word"),
+        OPTOUT_WORD_CHANGED: _("Changed opt-out word"),
+        OPTOUT_WORD_DELETED: _("Deleted opt-out word"),
+        CONTACTS_IMPORTED: _("Imported contacts"),
+        CONTACTS_EXPORTED: _("Exported contacts"),
+    }
+)

@@ -71,6 +71,8 @@ class Column:
     default: bool = True  # shown until the user picks columns
     required: bool = False  # cannot be hidden by the column picker
     value: Callable[[Any], Any] | None = None  # how to read the cell; defaults to ``field``
+    # A column may build its own filter condition (e.g. a tag or a JSON attribute); it may raise ListQueryError.
+    filter_q: Callable[[Filter], Q] | None = None
 
     @property
     def sortable(self) -> bool:
@@ -78,8 +80,10 @@ class Column:
 
     @property
     def modes(self) -> list[str]:
-        if self.field is None:
+        if self.field is None and self.filter_q is None:
             return []
+        if self.field is None:
+            return [Mode.VALUE, Mode.EMPTY, Mode.NONEMPTY]
         if self.kind in (Kind.NUMBER, Kind.DATETIME, Kind.DATE):
             return [Mode.VALUE, Mode.RANGE, Mode.EMPTY, Mode.NONEMPTY]
         return [Mode.VALUE, Mode.EMPTY, Mode.NONEMPTY]
@@ -94,7 +98,8 @@ class Column:
 def read_path(obj: Any, path: str) -> Any:
     current = obj
     for part in path.split("__"):
-        current = getattr(current, part, None)
+        # A dict is a JSON field: the rest of the path names keys inside it.
+        current = current.get(part) if isinstance(current, dict) else getattr(current, part, None)
         if current is None:
             return None
     return current
@@ -293,6 +298,8 @@ def _typed(column: Column, raw: str) -> Any:
 
 def apply_filter(qs: models.QuerySet[_M], flt: Filter) -> models.QuerySet[_M]:
     """Apply the one active filter of guide §7.3. Raises ListQueryError on a value of the wrong type."""
+    if flt.column.filter_q is not None:
+        return qs.filter(flt.column.filter_q(flt))
     path = flt.column.field
     assert path is not None  # noqa: S101  (Column.modes is empty without a field)
     column = flt.column
@@ -380,6 +387,8 @@ def _nullable(model: type[models.Model], path: str) -> bool:
     nullable = False
     for part in path.split("__"):
         model_field = opts.get_field(part)
+        if isinstance(model_field, models.JSONField):
+            return True  # the rest of the path is a key, and an absent key reads as NULL
         nullable = nullable or bool(getattr(model_field, "null", False))
         related = getattr(model_field, "related_model", None)
         if related is not None:

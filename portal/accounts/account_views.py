@@ -467,9 +467,8 @@ def account_delete_confirm(request: PortalRequest) -> HttpResponse:
     """Danger zone step 2: type ``delete-account`` exactly, then Delete (permanent)."""
     passed = request.session.get(DELETE_STEP_KEY)
     if not (isinstance(passed, int) and time.time() - passed < DELETE_STEP_SECONDS):
-        step_one = DeletePasswordForm()
-        step_one.add_error(None, _("Enter your current password first."))
-        context = _security_context(request, edit="delete", delete_password_form=step_one, delete_step=1)
+        context = _security_context(request, edit="delete", delete_step=1)
+        context["delete_error"] = _("Enter your current password first.")
         return render_page(request, SECURITY_TEMPLATE, context, partial="delete")
     form = DeleteConfirmForm(request.POST)
     if form.is_valid():
@@ -534,9 +533,9 @@ def two_factor_sms_start(request: PortalRequest) -> HttpResponse:
                 user=request.user, company=request.company, phone=form.cleaned_data["phone"]
             )
         except ValidationError as exc:
-            form.apply_service_error(exc)
-            if "code" in getattr(exc, "error_dict", {}):
-                form.add_error("phone", exc.error_dict["code"])
+            # "Asked again too soon" is about this phone: show it under the phone field.
+            errors = getattr(exc, "error_dict", {})
+            form.add_error("phone", errors.get("phone") or errors.get("code") or exc.messages)
         else:
             return _two_factor_render(request, tf_notice=_("We sent a verification code to this phone."))
     return _two_factor_render(request, edit="sms", status_ok=False, phone_form=form)

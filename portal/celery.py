@@ -23,5 +23,7 @@ app.conf.task_routes = {
 }
 app.conf.beat_schedule = {
     "core-heartbeat": {"task": "realtime.core.heartbeat", "schedule": 30.0},
+    "channels-simulated-reports": {"task": "realtime.channels_out.simulated_reports_due", "schedule": 2.0},
+    "channels-upkeep": {"task": "realtime.channels_out.upkeep", "schedule": 15.0},
 }
 app.autodiscover_tasks()

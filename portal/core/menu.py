@@ -48,7 +48,11 @@ MENU: tuple[MenuItem, ...] = (
     ),
     MenuItem("finance", _("Finance"), "finance", _perms(p.PAYMENTS_MANAGE, p.SERVICES_VIEW, p.INVOICES_VIEW)),
     MenuItem(
-        "statistics", _("Statistics"), "statistics", _perms(p.REPORTS_VIEW, p.EDRS_VIEW, p.STATISTICS_VIEW)
+        "statistics",
+        _("Statistics"),
+        "statistics",
+        _perms(p.REPORTS_VIEW, p.EDRS_VIEW, p.STATISTICS_VIEW),
+        "channels_out:message-list",  # the message log (issue 5); reports and charts come with finance
     ),
     MenuItem(
         "assets",

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from channels_out import views
+
+app_name = "channels_out"
+
+urlpatterns = [
+    path("hooks/<slug:adapter_key>/<uuid:connection_uuid>/", views.callback_receive, name="callback"),
+    path("messages/", views.message_log, name="message-list"),
+    path("messages/<uuid:uuid>/", views.message_detail, name="message-detail"),
+]

@@ -1,0 +1,1 @@
+"""The scriptable simulator: the default adapter in development and tests (CONVENTIONS R6)."""

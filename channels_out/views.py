@@ -1,0 +1,109 @@
+"""Vendor callbacks (``/hooks/<adapter>/<connection>/``) and the per-company message log pages."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from channels_out.base import CallbackRejected
+from channels_out.kinds import ChannelKind
+from channels_out.models import Connection, Message
+from channels_out.selectors import message_events, message_list
+from channels_out.services import callback_store
+from portal.accounts import permissions
+from portal.core.htmx import render_page
+from portal.core.list_views import list_response
+from portal.core.listing import Column, Kind, ListSpec, register_list
+from portal.core.request import PortalRequest
+from portal.tenants.access import company_view, get_for_company_or_404
+
+logger = logging.getLogger(__name__)
+
+MAX_CALLBACK_BYTES = 1024 * 1024
+
+
+@csrf_exempt
+@require_POST
+def callback_receive(request: HttpRequest, adapter_key: str, connection_uuid: str) -> HttpResponse:
+    """Take a vendor callback: verify its signature, store it raw, answer 200; a worker applies it.
+
+    Refusals answer 4xx and are stored with their reason (issue 5 "malformed or unsigned callbacks"): 401
+    unsigned, 403 wrong signature, 400 unreadable, 413 too big. An unknown connection is a 404.
+    """
+    connection = Connection.objects.filter(
+        uuid=connection_uuid, adapter_key=adapter_key, enabled=True
+    ).first()
+    if connection is None:
+        raise Http404("Unknown connection")
+    body = request.body
+    if len(body) > MAX_CALLBACK_BYTES:
+        return JsonResponse({"status": "error", "message": "Payload too large."}, status=413)
+    headers = dict(request.headers.items())
+    try:
+        payload = callback_store(connection=connection, body=body, headers=headers)
+    except CallbackRejected as exc:
+        logger.warning("callback refused on connection %s: %s", connection.pk, exc.reason)
+        return JsonResponse({"status": "error", "code": exc.status, "message": exc.reason}, status=exc.status)
+    return JsonResponse({"status": "OK", "code": 200, "message": "Received.", "data": {"id": payload.pk}})
+
+
+def _connection_name(message: Message) -> str:
+    return message.connection.name if message.connection else ""
+
+
+MESSAGE_LIST = register_list(
+    ListSpec(
+        key="messages",
+        columns=(
+            Column("created", gettext_lazy("Created"), "created_at", Kind.DATETIME, required=True),
+            Column("channel", gettext_lazy("Channel"), "channel", Kind.CHOICE, choices=tuple(ChannelKind.choices)),
+            Column("direction", gettext_lazy("Direction"), "direction", Kind.CHOICE, choices=tuple(Message.Direction.choices)),
+            Column("origin", gettext_lazy("Traffic"), "origin", Kind.CHOICE, choices=tuple(Message.Origin.choices), default=False),
+            Column("sender", gettext_lazy("Sender ID"), "sender_id"),
+            Column("address", gettext_lazy("Contact"), "address", required=True),
+            Column("status", gettext_lazy("Status"), "status", Kind.CHOICE, choices=tuple(Message.Status.choices), required=True),
+            Column("segments", gettext_lazy("Segments"), "segments", Kind.NUMBER),
+            Column("error", gettext_lazy("Error"), "error_text"),
+            Column("connection", gettext_lazy("Connection"), "connection__name", value=_connection_name),
+            Column("country", gettext_lazy("Country"), "country", default=False),
+            Column("operator", gettext_lazy("Operator"), "operator", default=False),
+            Column("price", gettext_lazy("Price"), "price", Kind.NUMBER, default=False),
+            Column("updated", gettext_lazy("Updated"), "updated_at", Kind.DATETIME),
+        ),
+        default_sort="-created",
+        page_size=100,
+    )
+)  # fmt: skip
+
+
+@company_view(perm=permissions.STATISTICS_VIEW)
+@require_GET
+def message_log(request: PortalRequest) -> HttpResponse:
+    """The company's message log: every message with channel, status, error and connection (issue 5 §7)."""
+    return list_response(
+        request,
+        qs=message_list(company=request.company),
+        spec=MESSAGE_LIST,
+        template="channels_out/message_list.html",
+        context={"active_menu": "statistics"},
+    )
+
+
+@company_view(perm=permissions.STATISTICS_VIEW)
+@require_GET
+def message_detail(request: PortalRequest, uuid: str) -> HttpResponse:
+    """One message with its status timeline; htmx gets only the timeline fragment."""
+    message = get_for_company_or_404(
+        message_list(company=request.company), company=request.company, uuid=uuid
+    )
+    events = message_events(company=request.company, message=message)
+    return render_page(
+        request,
+        "channels_out/message_detail.html",
+        {"message": message, "events": events, "active_menu": "statistics"},
+        partial="timeline",
+    )

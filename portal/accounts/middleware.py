@@ -65,7 +65,8 @@ TWO_FACTOR_ENROL_PREFIX = "/accounts/two-factor/"
 
 
 class TwoFactorEnrolmentRequiredMiddleware:
-    """``Company.require_2fa``: a user without two-factor sign-in must set it up before reaching any page.
+    """``Company.require_2fa`` or ``User.require_two_factor``: a user without two-factor sign-in must set it up
+    before reaching any page.
 
     Runs after PasswordChangeRequiredMiddleware, so an expired password is changed first.
     """
@@ -91,7 +92,7 @@ class TwoFactorEnrolmentRequiredMiddleware:
         if (
             user.is_authenticated
             and company is not None
-            and company.require_2fa
+            and (company.require_2fa or user.require_two_factor)
             and not request.path.startswith(self._allowed_prefixes)
             and request.path
             not in {

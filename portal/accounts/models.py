@@ -49,6 +49,9 @@ class User(PublicIdMixin, AbstractUser):
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     # Guide Appendix 2 §7: inactivity lock; only platform staff can lift it in the back office.
     locked_at = models.DateTimeField(_("locked for inactivity at"), null=True, blank=True)
+    # Guide §13.2 "Two Factor Authentication" toggle of the user panel: the user must sign in with a second
+    # factor (enrolment is forced at the next sign-in, as for Company.require_2fa).
+    require_two_factor = models.BooleanField(_("two-factor sign-in required"), default=False)
     # Guide §17.1: re-encoded to a square PNG by accounts.services.user_avatar_set; initials otherwise.
     avatar = models.ImageField(_("avatar"), upload_to=avatar_upload_to, blank=True)
 

@@ -266,6 +266,31 @@ def two_factor_disable(*, user: User, company: Company | None, method: str) -> T
     return tf
 
 
+@transaction.atomic
+def two_factor_reset_by_admin(*, company: Company, actor: User, user: User) -> None:
+    """Turn off every second factor of ``user`` (an admin's reset, e.g. after a lost phone).
+
+    Side effects: clears TwoFactor, deletes RecoveryCode and open OneTimeCode rows, writes ``auth.2fa_disabled``
+    with the admin as actor. Does nothing when the user has no second factor.
+    """
+    tf = TwoFactor.objects.select_for_update().filter(user=user).first()
+    if tf is None or not (tf.enabled or tf.pending_phone or tf.totp_pending_secret):
+        return
+    old = _state(tf)
+    tf.sms_phone, tf.sms_enabled_at, tf.pending_phone = "", None, ""
+    tf.totp_secret, tf.totp_enabled_at, tf.totp_pending_secret, tf.totp_last_counter = "", None, "", None
+    tf.save()
+    RecoveryCode.objects.filter(user=user).delete()
+    OneTimeCode.objects.filter(user=user, used_at__isnull=True).delete()
+    audit_record(
+        company=company,
+        actor=actor,
+        action=actions.TWOFA_DISABLED,
+        target=user,
+        changes=[Change("accounts_twofactor", AuditDetail.Operation.UPDATE, str(tf.pk), old, _state(tf))],
+    )
+
+
 # --- Authenticator app (TOTP) and recovery codes ---------------------------------------------------------------
 
 

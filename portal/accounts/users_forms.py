@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Department, Membership, Role, User
 from portal.accounts.permissions import CATALOGUE
+from portal.accounts.selectors import two_factor_enabled
 from portal.tenants.models import Company
 
 
@@ -31,6 +32,13 @@ class UserForm(forms.Form):
     )
     email = forms.EmailField(label=_("E-mail"))
     phone = forms.CharField(label=_("Contact phone"), max_length=32, required=False)
+    two_factor = forms.BooleanField(
+        label=_("Two Factor Authentication"),
+        required=False,
+        help_text=_(
+            "The user must sign in with a code from a phone or an authenticator app. Turning it off resets the user's second factor."
+        ),
+    )
     is_active = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
     # Role tab
     no_restrictions = forms.BooleanField(label=_("No restrictions"), required=False)
@@ -53,6 +61,7 @@ class UserForm(forms.Form):
                 "email": user.email,
                 "phone": user.phone,
                 "is_active": user.is_active,
+                "two_factor": user.require_two_factor or two_factor_enabled(user=user),
                 "roles": list(membership.roles.values_list("pk", flat=True)),
             }
         super().__init__(*args, **kwargs)

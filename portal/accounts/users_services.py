@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 
 from portal.accounts.models import Department, Membership, PasswordHistory, Role, User
 from portal.accounts.permissions import ADMIN_ROLE_KEY, ALL_CODES
-from portal.accounts.selectors import membership_is_admin
+from portal.accounts.selectors import membership_is_admin, two_factor_enabled
 from portal.accounts.services import user_create
+from portal.accounts.twofactor import two_factor_reset_by_admin
 from portal.audit import actions
 from portal.audit.models import AuditDetail
 from portal.audit.services import audit_record, change_of, snapshot
@@ -25,6 +26,7 @@ from portal.tenants.models import Company
 
 USER_AUDIT_FIELDS = (
     "username", "email", "first_name", "middle_name", "last_name", "phone", "language", "is_active",
+    "require_two_factor",
 )  # fmt: skip
 
 
@@ -43,6 +45,7 @@ class UserData:
     phone: str = ""
     is_active: bool = True
     password: str = ""  # required on create; on edit blank means unchanged
+    two_factor: bool = False  # guide §13.2 toggle: the user must sign in with a second factor
 
 
 def _roles_of(company: Company, roles: Iterable[Role], no_restrictions: bool) -> list[Role]:
@@ -91,9 +94,10 @@ def company_user_create(
         department=data.department,
         must_change_password=True,
     )
-    if not data.is_active:
-        user.is_active = False
-        user.save(update_fields=["is_active"])
+    if not data.is_active or data.two_factor:
+        user.is_active = data.is_active
+        user.require_two_factor = data.two_factor
+        user.save(update_fields=["is_active", "require_two_factor"])
     return user
 
 
@@ -134,6 +138,10 @@ def company_user_update(
     user.phone = data.phone.strip()
     user.language = data.language
     user.is_active = data.is_active
+    # Turning the toggle off also resets a second factor the user set up: it is how an admin helps a user
+    # who lost the phone or the authenticator app.
+    reset_two_factor = not data.two_factor and two_factor_enabled(user=user)
+    user.require_two_factor = data.two_factor
     user.full_clean(exclude=["password"])
     changes = []
     if data.password:
@@ -149,6 +157,8 @@ def company_user_update(
     membership.department = data.department
     membership.save(update_fields=["department", "updated_at"])
     membership.roles.set(roles)
+    if reset_two_factor:
+        two_factor_reset_by_admin(company=company, actor=actor, user=user)
     new_membership = {"department": membership.department_id, "roles": sorted(r.pk for r in roles)}
     changes.append(
         change_of(user, AuditDetail.Operation.UPDATE, old=old_user, new=snapshot(user, USER_AUDIT_FIELDS))

@@ -43,6 +43,13 @@ USERS_LIST = register_list(
             Column("department", gettext_lazy("Department"), "department__name", default=False),
             Column("roles", gettext_lazy("Roles"), None, default=False, value=_role_names),
             Column("enabled", gettext_lazy("Enabled"), "user__is_active", Kind.BOOL, default=False),
+            Column(
+                "two_factor",
+                gettext_lazy("2FA required"),
+                "user__require_two_factor",
+                Kind.BOOL,
+                default=False,
+            ),
             Column("created", gettext_lazy("Created"), "created_at", Kind.DATETIME),
             Column("updated", gettext_lazy("Updated"), "user__last_login", Kind.DATETIME, default=False),
         ),
@@ -123,6 +130,7 @@ def _user_data(request: PortalRequest, form: UserForm) -> users_services.UserDat
         roles=tuple(data["roles"]),
         is_active=data["is_active"],
         password=data["password"],
+        two_factor=data["two_factor"],
     )
 
 

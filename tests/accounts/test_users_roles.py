@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import timezone
 
 from portal.accounts import permissions as p
 from portal.accounts.models import Department, Membership, Role, User
@@ -312,3 +313,31 @@ def test_custom_role_limits_the_menu_and_pages(client_for: ClientFor, company: C
     assert 'data-menu="users"' not in html
     assert client.get("/users/").status_code == 403
     assert PASSWORD
+
+
+def test_two_factor_toggle_forces_enrolment_and_off_resets_it(
+    client_for: ClientFor, admin_user: User, company: Company
+) -> None:
+    from portal.accounts.models import TwoFactor
+    from portal.accounts.selectors import two_factor_enabled
+
+    user = company_user_create(company=company, actor=admin_user, data=_data(company, two_factor=True))
+    assert User.objects.get(pk=user.pk).require_two_factor is True
+    User.objects.filter(pk=user.pk).update(must_change_password=False)
+    client = client_for(User.objects.get(pk=user.pk))
+    assert client.get("/dashboard/")["Location"] == "/accounts/two-factor/enrol/"
+    # The user enrols (an authenticator app), then the admin switches the toggle off: the factor is reset.
+    TwoFactor.objects.create(user=user, totp_secret="JBSWY3DPEHPK3PXP", totp_enabled_at=timezone.now())
+    assert two_factor_enabled(user=user)
+    company_user_update(
+        company=company,
+        actor=admin_user,
+        membership=Membership.objects.get(user=user),
+        data=_data(company, password="", two_factor=False),
+    )
+    assert not two_factor_enabled(user=user)
+    assert User.objects.get(pk=user.pk).require_two_factor is False
+    assert AuditEntry.objects.filter(
+        company=company, action=actions.TWOFA_DISABLED, actor=admin_user
+    ).exists()
+    assert client.get("/dashboard/").status_code == 200

@@ -245,9 +245,7 @@ def _validate_role(company: Company, data: RoleData, role: Role | None) -> str:
         errors["name"] = _("Give the role a name.")
     elif len(name) > 40:
         errors["name"] = _("The name can have at most 40 characters.")
-    elif (
-        Role.objects.filter(company=company, name__iexact=name).exclude(pk=getattr(role, "pk", None)).exists()
-    ):
+    elif Role.objects.filter(company=company, name__iexact=name).exclude(pk=role.pk if role else 0).exists():
         errors["name"] = _("A role with this name already exists.")
     unknown = data.permissions - ALL_CODES
     if unknown:

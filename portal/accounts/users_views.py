@@ -146,9 +146,10 @@ def apply_errors(form: Form, error: ValidationError) -> None:
 def _user_form_page(request: PortalRequest, form: UserForm, membership: Membership | None) -> HttpResponse:
     selected = set()
     if form.is_bound:
-        roles = Role.objects.filter(company=request.company, pk__in=form.data.getlist("roles"))
+        ids = [v for v in request.POST.getlist("roles") if v.isdigit()]
+        roles = Role.objects.filter(company=request.company, pk__in=ids)
         selected = {code for role in roles for code in role.permissions}
-        if form.data.get("no_restrictions"):
+        if request.POST.get("no_restrictions"):
             selected = set(BY_CODE)
     elif membership is not None:
         selected = set(membership.permission_codes)
@@ -256,7 +257,7 @@ def role_list(request: PortalRequest) -> HttpResponse:
 
 
 def _role_form_page(request: PortalRequest, form: RoleForm, role: Role | None) -> HttpResponse:
-    templates = Role.objects.filter(company=request.company).exclude(pk=getattr(role, "pk", None))
+    templates = Role.objects.filter(company=request.company).exclude(pk=role.pk if role else 0)
     return render_page(
         request,
         "accounts/role_form.html",

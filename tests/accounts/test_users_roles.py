@@ -71,6 +71,7 @@ def test_create_user_is_audited_without_the_password(company: Company, admin_use
     assert entry.actor == admin_user
     detail = entry.details.get()
     assert detail.operation == AuditDetail.Operation.INSERT
+    assert detail.new_value is not None
     assert detail.new_value["username"] == "ghopper"
     assert "password" not in detail.new_value
 

@@ -42,6 +42,7 @@ MENU: tuple[MenuItem, ...] = (
         _("Contacts"),
         "contacts",
         _perms(p.CONTACTS_MANAGE, p.TARGETS_MANAGE, p.OPTOUT_WORDS_MANAGE),
+        "contacts:contact-list",
     ),
     MenuItem(
         "conversations", _("Conversations"), "conversations", _perms(p.CONVERSATIONS_VIEW, p.CHATBOTS_VIEW)

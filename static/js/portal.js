@@ -184,3 +184,36 @@
   document.addEventListener("DOMContentLoaded", function () { syncDeleteButton(document); });
   document.addEventListener("htmx:afterSwap", function (event) { syncDeleteButton(event.detail.target.parentNode || document); });
 })();
+
+// Contacts mass edit (guide §8.1.5): selection counter, select the whole page, no Delete with all records chosen.
+(function () {
+  "use strict";
+  function setupMass(root) {
+    var form = root.querySelector && root.querySelector("[data-mass-form]:not([data-ready])");
+    if (!form) { return; }
+    form.dataset.ready = "1";
+    var counter = form.querySelector("[data-mass-count]");
+    var del = form.querySelector("[data-mass-delete]");
+    function rows() { return document.querySelectorAll("input[data-mass-row][form='" + form.id + "']"); }
+    function update() {
+      var n = 0;
+      rows().forEach(function (box) { if (box.checked) { n += 1; } });
+      if (counter) { counter.textContent = String(n); }
+      var all = form.querySelector("[data-mass-scope][value=all]");
+      if (del) { del.hidden = Boolean(all && all.checked); }
+    }
+    document.addEventListener("change", function (event) {
+      if (event.target.matches("[data-mass-row], [data-mass-scope]")) { update(); }
+    });
+    var pageButton = form.querySelector("[data-mass-page]");
+    if (pageButton) {
+      pageButton.addEventListener("click", function () {
+        rows().forEach(function (box) { box.checked = true; });
+        update();
+      });
+    }
+    update();
+  }
+  document.addEventListener("DOMContentLoaded", function () { setupMass(document); });
+  document.addEventListener("htmx:afterSwap", function () { setupMass(document); });
+})();

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.services import ACCOUNT_DELETE_WORD
-
-
-class ServiceErrorsMixin(forms.Form):
-    def apply_service_error(self, error: ValidationError) -> None:
-        """Show a service's ValidationError on the fields it names (others on the form)."""
-        if hasattr(error, "error_dict"):
-            for field, errs in error.error_dict.items():
-                self.add_error(field if field in self.fields else None, errs)
-        else:
-            self.add_error(None, error)
+from portal.core.forms import ServiceErrorsMixin
 
 
 class BasicInfoForm(ServiceErrorsMixin):

@@ -7,10 +7,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import User
+from portal.core.forms import ServiceErrorsMixin
 
 
 class LoginForm(forms.Form):
@@ -27,7 +27,7 @@ class LoginForm(forms.Form):
     remember_me = forms.BooleanField(label=_("Remember me"), required=False)
 
 
-class PasswordChangeForm(forms.Form):
+class PasswordChangeForm(ServiceErrorsMixin):
     """Guide §17.2 "Change password": current, new (with Generate), confirm."""
 
     current_password = forms.CharField(
@@ -60,14 +60,6 @@ class PasswordChangeForm(forms.Form):
         ):
             self.add_error("new_password2", _("The two passwords do not match."))
         return data
-
-    def apply_service_error(self, error: ValidationError) -> None:
-        """Show a service's ValidationError on the fields it names."""
-        if hasattr(error, "error_dict"):
-            for field, errs in error.error_dict.items():
-                self.add_error(field if field in self.fields else None, errs)
-        else:
-            self.add_error(None, error)
 
 
 class PasswordResetRequestForm(auth_forms.PasswordResetForm):

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from portal.accounts import permissions, users_services
 from portal.accounts.models import Department, Membership, Role
 from portal.accounts.permissions import BY_CODE, permission_groups
 from portal.accounts.users_forms import RoleForm, UserForm
+from portal.core.forms import apply_service_error
 from portal.core.htmx import redirect_after_form, render_page
 from portal.core.list_views import list_response
 from portal.core.listing import Column, Kind, ListSpec, register_list
@@ -134,15 +134,6 @@ def _user_data(request: PortalRequest, form: UserForm) -> users_services.UserDat
     )
 
 
-def apply_errors(form: Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form fields it names (others on top of the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 def _user_form_page(request: PortalRequest, form: UserForm, membership: Membership | None) -> HttpResponse:
     selected = set()
     if form.is_bound:
@@ -179,7 +170,7 @@ def user_create(request: PortalRequest) -> HttpResponse:
                 no_restrictions=form.cleaned_data["no_restrictions"],
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("User %(login)s was added.") % {"login": user.username})
             return redirect_after_form(request, reverse("users:list"))
@@ -203,7 +194,7 @@ def user_edit(request: PortalRequest, uuid: str) -> HttpResponse:
                 no_restrictions=form.cleaned_data["no_restrictions"],
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(
                 request, _("Changes to %(login)s were saved.") % {"login": membership.user.username}
@@ -289,7 +280,7 @@ def role_create(request: PortalRequest) -> HttpResponse:
                 company=request.company, actor=request.user, data=_role_data(form)
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Role %(name)s was created.") % {"name": role.name})
             return redirect_after_form(request, reverse("users:roles"))
@@ -316,7 +307,7 @@ def role_edit(request: PortalRequest, uuid: str) -> HttpResponse:
                 company=request.company, actor=request.user, role=role, data=_role_data(form)
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Role %(name)s was saved.") % {"name": role.name})
             return redirect_after_form(request, reverse("users:roles"))

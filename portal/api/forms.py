@@ -6,15 +6,15 @@ import re
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from portal.api.models import ApiAccess
+from portal.core.forms import ServiceErrorsMixin
 
 _SENDER_SPLIT = re.compile(r"[,\n\r]+")
 
 
-class ApiAccessForm(forms.Form):
+class ApiAccessForm(ServiceErrorsMixin):
     name = forms.CharField(label=_("Name"), max_length=100, required=False)
     webhook_url = forms.CharField(
         label=_("Webhook"),
@@ -58,11 +58,3 @@ class ApiAccessForm(forms.Form):
             "scopes": data["scopes"],
             "senders": data["senders"],
         }
-
-    def apply_service_error(self, error: ValidationError) -> None:
-        """Show a service's ValidationError on the fields it names."""
-        if hasattr(error, "error_dict"):
-            for field, errs in error.error_dict.items():
-                self.add_error(field if field in self.fields else None, errs)
-        else:
-            self.add_error(None, error)

@@ -801,7 +801,7 @@ def _reports_apply(connection: Connection, pairs: list[tuple[DeliveryEvent, Call
 def _unmatched_apply(*, company_id: int, connection_id: int, vendor_ids: Sequence[str]) -> int:
     """Apply kept reports whose message is now known (DLR before the submit response); return how many."""
     pending = list(
-        UnmatchedEvent.objects.select_for_update(skip_locked=True)
+        UnmatchedEvent.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(
             company_id=company_id,
             connection_id=connection_id,

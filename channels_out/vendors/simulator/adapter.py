@@ -122,12 +122,15 @@ class SimulatorAdapter:
         vendor_id = f"sim-{uuid.uuid4().hex}"
         ref_key = f"channels_out:sim:ref:{message.client_reference}"
         if not client.set(ref_key, vendor_id, nx=True, ex=REFERENCE_TTL):
-            # Seen before (a worker died after we accepted it): the same answer, and nothing is sent again.
+            # Seen before (a worker died after we accepted it): the same answer and nothing sent again; the
+            # reports are repeated, as a vendor whose DLRs went unanswered repeats them.
             existing = client.get(ref_key)
+            known_id = existing.decode() if isinstance(existing, bytes) else str(existing)
             return SubmitResult(
-                vendor_message_id=existing.decode() if isinstance(existing, bytes) else str(existing),
+                vendor_message_id=known_id,
                 raw={"duplicate": True},
                 session_id=str(rule["viber_session_id"]) if message.channel == ChannelKind.VIBER else "",
+                pending_callbacks=self._callbacks(message, rule, known_id),
             )
         client.incr(SUBMIT_COUNTER)
         return SubmitResult(

@@ -15,7 +15,6 @@ urlpatterns = [
     path("", include("portal.api.urls")),  # /api-accesses/ pages and /api/v1/
     path("users/", include("portal.accounts.users_urls")),
     path("audit/", include("portal.audit.urls")),
-    path("", include("channels_out.urls")),  # /hooks/<adapter>/<connection>/ and /messages/
     path("contacts/", include("contacts.urls")),
     path("", include("channels_out.urls")),  # /hooks/<adapter>/<connection>/ and /messages/
     path("admin/", admin.site.urls),

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -28,7 +29,8 @@ from portal.accounts.models import User
 from portal.audit.context import client_ip
 from portal.tenants.middleware import SESSION_KEY
 
-GENERIC_LOGIN_ERROR = _("Incorrect login or password.")
+# Lazy: a module-level constant is built at import, before any request has chosen a language.
+GENERIC_LOGIN_ERROR = gettext_lazy("Incorrect login or password.")
 
 
 def _safe_next(request: HttpRequest) -> str:

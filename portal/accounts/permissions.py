@@ -199,5 +199,6 @@ class PermissionGroup:
 def permission_groups(selected: frozenset[str] | set[str]) -> list[PermissionGroup]:
     """The catalogue grouped by area with what is selected, for "(selected of total)" counters (guide §13.2/13.5)."""
     return [
-        PermissionGroup(area, [(p, p.code in selected) for p in CATALOGUE if p.area == area.key]) for area in AREAS
+        PermissionGroup(area, [(p, p.code in selected) for p in CATALOGUE if p.area == area.key])
+        for area in AREAS
     ]

@@ -45,7 +45,9 @@ class Command(BaseCommand):
                             must_change_password=False,
                             department=Department.objects.get(
                                 company=company,
-                                kind=Department.Kind.ADMIN if spec.key == "admin" else Department.Kind.FIRST_LINE,
+                                kind=Department.Kind.ADMIN
+                                if spec.key == "admin"
+                                else Department.Kind.FIRST_LINE,
                             ),
                         )
                     rows.append((name, spec.name, login))

@@ -240,9 +240,10 @@ SPECTACULAR_SETTINGS = {
 }
 # HMAC key of the stored API-key hashes. Empty = derived from SECRET_KEY; set it in production so that rotating
 # SECRET_KEY does not revoke every API key (changing the pepper does exactly that).
-PORTAL_API_KEY_PEPPER = env_secret("PORTAL_API_KEY_PEPPER", "") or hashlib.sha256(
-    f"portal.api.key-pepper:{SECRET_KEY}".encode()
-).hexdigest()
+PORTAL_API_KEY_PEPPER = (
+    env_secret("PORTAL_API_KEY_PEPPER", "")
+    or hashlib.sha256(f"portal.api.key-pepper:{SECRET_KEY}".encode()).hexdigest()
+)
 # Seed 004 §2.4: 1000 GET requests per minute per key; writes get their own budget (seed 004 §5.4).
 PORTAL_API_RATE_WINDOW_SECONDS = env_int("PORTAL_API_RATE_WINDOW_SECONDS", 60)
 PORTAL_API_RATE_LIMIT_GET = env_int("PORTAL_API_RATE_LIMIT_GET", 1000)

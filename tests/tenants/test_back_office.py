@@ -10,7 +10,9 @@ from portal.accounts.models import Department, Role, User
 from portal.tenants.models import Company
 
 
-def test_portal_users_cannot_reach_the_back_office(client_for: Callable[[User], Client], admin_user: User) -> None:
+def test_portal_users_cannot_reach_the_back_office(
+    client_for: Callable[[User], Client], admin_user: User
+) -> None:
     response = client_for(admin_user).get("/admin/tenants/company/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
@@ -27,8 +29,13 @@ def test_staff_creates_a_company_with_roles_and_departments(db: None) -> None:
     assert response.status_code == 302, response.content.decode()[:2000]
     company = Company.objects.get(name="Initech")
     assert Role.objects.filter(company=company).count() == 4
-    assert set(Department.objects.filter(company=company).values_list("kind", flat=True)) == {"admin", "first_line"}
-    bad = client.post("/admin/tenants/company/add/", {"name": "Bad", "default_country": "XX", "time_zone": "Mars/Base"})
+    assert set(Department.objects.filter(company=company).values_list("kind", flat=True)) == {
+        "admin",
+        "first_line",
+    }
+    bad = client.post(
+        "/admin/tenants/company/add/", {"name": "Bad", "default_country": "XX", "time_zone": "Mars/Base"}
+    )
     assert bad.status_code == 200
     assert "XX is not a known ISO country code." in bad.content.decode()
     assert "Mars/Base is not a known time zone." in bad.content.decode()

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -37,6 +36,7 @@ from contacts.lists import describe_filter
 from contacts.models import Contact, ContactAttribute, ContactOptOut, OptOutWord, Target
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
+from portal.core.forms import apply_service_error
 from portal.core.htmx import redirect_after_form, render_page
 from portal.core.list_views import list_page_for, list_response
 from portal.core.listing import MODE_LABELS, Column, Kind, ListQueryError, ListSpec, Mode, register_list
@@ -62,15 +62,6 @@ def _tabs(request: PortalRequest, active: str) -> list[dict[str, Any]]:
 
 def _ctx(request: PortalRequest, tab: str, **extra: Any) -> dict[str, Any]:
     return {"active_menu": "contacts", "tabs": _tabs(request, tab), "tab": tab, **extra}
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the fields it names (others on top of the form)."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # -- contacts --------------------------------------------------------------------------------------------------
@@ -145,7 +136,7 @@ def contact_create(request: PortalRequest) -> HttpResponse:
                 company=request.company, actor=request.user, data=_contact_data(form)
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Contact %(phone)s was added.") % {"phone": contact.phone})
             return redirect_after_form(request, reverse("contacts:contact-list"))
@@ -166,7 +157,7 @@ def contact_edit(request: PortalRequest, uuid: str) -> HttpResponse:
                 company=request.company, actor=request.user, contact=contact, data=_contact_data(form)
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Changes to %(phone)s were saved.") % {"phone": contact.phone})
             return redirect_after_form(request, reverse("contacts:contact-list"))
@@ -198,7 +189,7 @@ def contact_optout_add(request: PortalRequest, uuid: str) -> HttpResponse:
                 sender_id=optout_form.cleaned_data["sender_id"],
             )
         except ValidationError as exc:
-            _apply_errors(optout_form, exc)
+            apply_service_error(optout_form, exc)
         else:
             return redirect_after_form(request, reverse("contacts:contact-edit", args=[contact.uuid]))
     attributes = list(selectors.attribute_list(company=request.company))
@@ -327,7 +318,7 @@ def attribute_create(request: PortalRequest) -> HttpResponse:
                 options=form.option_list(),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Attribute %(name)s was added.") % {"name": attribute.name})
             target = request.POST.get("next") or reverse("contacts:attribute-list")
@@ -353,7 +344,7 @@ def attribute_edit(request: PortalRequest, uuid: str) -> HttpResponse:
                 options=form.option_list(),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Changes to %(name)s were saved.") % {"name": attribute.name})
             return redirect_after_form(request, reverse("contacts:attribute-list"))
@@ -468,7 +459,7 @@ def _save_target(request: PortalRequest, form: TargetForm, target: Target | None
                 filters=filters,
             )
     except ValidationError as exc:
-        _apply_errors(form, exc)
+        apply_service_error(form, exc)
         return None
     messages.success(request, _("Target %(name)s was saved.") % {"name": target.name})
     return redirect_after_form(request, reverse("contacts:target-list"))
@@ -593,7 +584,7 @@ def _word_form(request: PortalRequest, word: OptOutWord | None) -> HttpResponse:
                         company=request.company, actor=request.user, word=word, data=_word_data(form)
                     )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_service_error(form, exc)
             else:
                 messages.success(request, _("The opt-out word was saved."))
                 return redirect_after_form(request, reverse("contacts:word-list"))

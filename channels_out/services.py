@@ -59,6 +59,7 @@ from channels_out.models import (
     UnmatchedEvent,
 )
 from channels_out.registry import adapters
+from channels_out.status_hooks import StatusNotice, status_notify
 from channels_out.tasks import (
     delivery_events_apply_task,
     inbound_dispatch_task,
@@ -560,9 +561,19 @@ def _submit_record(*, company_id: int, outcomes: list[_Outcome], summary: Submit
              "submitted_at", "delivered_at", "displayed_at", "error_code", "error_text"],
         )  # fmt: skip
         MessageEvent.objects.bulk_create(events)
+        _status_announce(events)
         _reports_store(reports)
         for connection_id, vendor_ids in new_ids.items():
             _unmatched_apply(company_id=company_id, connection_id=connection_id, vendor_ids=vendor_ids)
+
+
+def _status_announce(events: Iterable[MessageEvent]) -> None:
+    """Tell the messages' origins about every status change these events applied (after commit)."""
+    status_notify(
+        StatusNotice(e.company_id, e.message.pk, e.message.origin, e.status, e.occurred_at)
+        for e in events
+        if e.applied
+    )
 
 
 def _event(message: Message, status: str, at: datetime.datetime, source: str, *, applied: bool = True,
@@ -830,6 +841,7 @@ def _reports_apply(connection: Connection, pairs: list[tuple[DeliveryEvent, Call
         ],
     )
     MessageEvent.objects.bulk_create(events)
+    _status_announce(events)
     UnmatchedEvent.objects.bulk_create(unmatched)
 
 
@@ -1025,6 +1037,7 @@ def messages_expire(*, limit: int = 5000) -> int:
             )
         _messages_write(rows, ["status", "status_changed_at", "error_code", "error_text"])
         MessageEvent.objects.bulk_create(events)
+        _status_announce(events)
     return len(rows)
 
 

@@ -246,3 +246,159 @@ class OptOutWord(PublicIdMixin, TenantModel):
     @property
     def whole_channel(self) -> bool:
         return not self.sender_id
+
+
+def _import_upload_to(instance: ContactImport, filename: str) -> str:
+    # The stored name never reuses the user's file name: only the import's UUID and the extension.
+    return f"contact-imports/{instance.uuid}/source.{instance.file_format}"
+
+
+class ContactImport(PublicIdMixin, TenantModel):
+    """One run of Import contacts (guide §8.2, inventory §8.4): the file, the wizard's choices and the outcome.
+
+    States follow the inventory: uploaded → first_row_set → mapped → (checking) → previewed → (queued → running)
+    → imported | failed | cancelled. The counters of the preview come from a dry run over the whole file and the
+    result counters from the import job; both use the same code, so they agree on the same file.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("File uploaded")
+        FIRST_ROW_SET = "first_row_set", _("First row selected")
+        MAPPED = "mapped", _("Attributes mapped")
+        CHECKING = "checking", _("Checking the file")
+        PREVIEWED = "previewed", _("Ready to import")
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Importing")
+        IMPORTED = "imported", _("Imported")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("Regular import")
+        QUICK = "quick", _("Quick import")
+
+    class Duplicates(models.TextChoices):
+        # Guide §8.2 step 4 (L2300-L2318): records with the same phone number as a stored contact.
+        SKIP = "skip", _("not import")
+        OVERRIDE = "override", _("override")
+        ENRICH = "enrich", _("enrich")
+
+    class Encoding(models.TextChoices):
+        UTF8 = "utf-8", _("UTF-8")
+        CP1252 = "cp1252", _("Windows-1252")
+        LATIN1 = "latin-1", _("Latin-1 (ISO-8859-1)")
+
+    FORMATS = ("csv", "xls", "xlsx")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REGULAR)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    file = models.FileField(upload_to=_import_upload_to, max_length=200)
+    file_name = models.CharField(_("file"), max_length=255)
+    file_format = models.CharField(max_length=4)
+    file_size = models.PositiveBigIntegerField(default=0)
+    encoding = models.CharField(_("encoding"), max_length=10, choices=Encoding.choices, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    # The first rows of the file as text (step 2 grid, step 3 samples, preset matching).
+    sample = models.JSONField(default=list, blank=True)
+    columns = models.PositiveSmallIntegerField(default=0)
+    first_row = models.PositiveIntegerField(_("first row with contacts"), default=1)
+    # Column index (as a string) -> target field: "phone", "first_name", "last_name", "email" or an attribute key.
+    mapping = models.JSONField(default=dict, blank=True)
+    duplicates = models.CharField(
+        _("duplicate records"), max_length=10, choices=Duplicates.choices, default=Duplicates.ENRICH
+    )
+    tag_name = models.CharField(_("tag"), max_length=100, blank=True)
+    preset = models.ForeignKey(
+        "ImportPreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Dry run (step 5 preview): rows read, new contacts, rows matching stored contacts, rejected rows.
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_new = models.PositiveIntegerField(default=0)
+    rows_existing = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    preview = models.JSONField(default=dict, blank=True)  # samples: phones to import, stored matches
+    # Outcome of the import job (guide §8.2 step 5, issue 6 item 5 report).
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    report = models.FileField(upload_to="contact-imports/", max_length=200, blank=True)
+    error = models.TextField(blank=True)  # a per-file error (wrong format, encoding, empty file, failed job)
+    tag = models.ForeignKey(Tag, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "created_at", "id"], name="contactimport_created_idx")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in {self.Status.CHECKING, self.Status.QUEUED, self.Status.RUNNING}
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.IMPORTED, self.Status.FAILED, self.Status.CANCELLED}
+
+    @property
+    def rows_to_import(self) -> int:
+        """Step 5 "To be imported": new contacts, plus the stored ones unless duplicates are not imported."""
+        if self.duplicates == self.Duplicates.SKIP:
+            return self.rows_new
+        return self.rows_new + self.rows_existing
+
+
+class ImportPreset(PublicIdMixin, TenantModel):
+    """A saved column mapping (guide §8.2 step 3), applied automatically to files of the same shape.
+
+    G10: the shape is the column count plus the header texts when the file has a header row.
+    """
+
+    name = models.CharField(_("preset name"), max_length=100)
+    signature = models.CharField(max_length=64)
+    mapping = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("company", Lower("name"), name="importpreset_name_unique")]
+        indexes = [models.Index(fields=["company", "signature"], name="importpreset_sig_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactExport(PublicIdMixin, TenantModel):
+    """An export of the filtered contacts list to CSV or XLSX, built by a background job (issue 6 item 7)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Exporting")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    format = models.CharField(max_length=4, choices=Format.choices)
+    params = models.JSONField(default=dict, blank=True)  # the list's filter (filter, mode, q, from, to)
+    description = models.CharField(max_length=300, blank=True)  # the filter as shown to the user
+    rows = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="contact-exports/", max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "created_at", "id"], name="contactexport_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.format} export {self.uuid}"

@@ -8,7 +8,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from django.db.models import Q, QuerySet
 
 from contacts.lists import apply_filters, contacts_spec
-from contacts.models import Contact, ContactAttribute, ContactOptOut, OptOutWord, Tag, Target
+from contacts.models import (
+    Contact,
+    ContactAttribute,
+    ContactImport,
+    ContactOptOut,
+    ImportPreset,
+    OptOutWord,
+    Tag,
+    Target,
+)
 from portal.core.listing import COUNT_CAP, ListQueryError, ListSpec, apply_filter, parse_state
 from portal.tenants.models import Company
 
@@ -122,3 +131,40 @@ def optout_word_active(
         .filter(Q(effective_till__isnull=True) | Q(effective_till__gt=moment))
         .filter(Q(sender_id="") | Q(sender_id__iexact=sender_id))
     )
+
+
+# -- imports and exports (guide §8.2, issue 6 items 5 and 7) ---------------------------------------------------
+
+
+def import_history(*, company: Company, limit: int = 5) -> QuerySet[ContactImport]:
+    """Guide §8.2 step 1: the five most recent files, view only (no download)."""
+    return (
+        ContactImport.objects.filter(company=company)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def import_list(*, company: Company) -> QuerySet[ContactImport]:
+    return ContactImport.objects.filter(company=company).order_by("-created_at", "-id")
+
+
+def import_get_or_none(*, company: Company, uuid: str) -> ContactImport | None:
+    if not _is_uuid(uuid):
+        return None
+    return ContactImport.objects.filter(company=company, uuid=uuid).first()
+
+
+def import_preset_list(*, company: Company) -> QuerySet[ImportPreset]:
+    return ImportPreset.objects.filter(company=company).order_by("name")
+
+
+def import_preset_get(*, company: Company, uuid: str) -> ImportPreset | None:
+    if not _is_uuid(uuid):
+        return None
+    return ImportPreset.objects.filter(company=company, uuid=uuid).first()
+
+
+def attribute_by_name(*, company: Company) -> dict[str, ContactAttribute]:
+    """The company's attributes by lower-cased name (the API names attributes, the storage uses slots)."""
+    return {a.name.lower(): a for a in ContactAttribute.objects.filter(company=company)}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contacts import views
+from contacts import import_views, views
 
 app_name = "contacts"
 
@@ -10,6 +10,18 @@ urlpatterns = [
     path("", views.contact_list, name="contact-list"),
     path("new/", views.contact_create, name="contact-create"),
     path("mass-edit/", views.contact_mass_edit, name="contact-mass-edit"),
+    path("import/", import_views.import_start, name="import-start"),
+    path("import/<uuid:uuid>/", import_views.import_detail, name="import-detail"),
+    path("import/<uuid:uuid>/first-row/", import_views.import_first_row, name="import-first-row"),
+    path("import/<uuid:uuid>/mapping/", import_views.import_mapping, name="import-mapping"),
+    path("import/<uuid:uuid>/duplicates/", import_views.import_duplicates, name="import-duplicates"),
+    path("import/<uuid:uuid>/progress/", import_views.import_progress, name="import-progress"),
+    path("import/<uuid:uuid>/run/", import_views.import_run, name="import-run"),
+    path("import/<uuid:uuid>/cancel/", import_views.import_cancel, name="import-cancel"),
+    path("import/<uuid:uuid>/rejected.csv", import_views.import_report, name="import-report"),
+    path("export/", import_views.export_create, name="export-create"),
+    path("export/<uuid:uuid>/", import_views.export_detail, name="export-detail"),
+    path("export/<uuid:uuid>/download/", import_views.export_download, name="export-download"),
     path("attributes/", views.attribute_list, name="attribute-list"),
     path("attributes/new/", views.attribute_create, name="attribute-create"),
     path("attributes/<uuid:uuid>/", views.attribute_edit, name="attribute-edit"),

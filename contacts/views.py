@@ -90,7 +90,14 @@ def contact_list(request: PortalRequest) -> HttpResponse:
         filter_params={k: v for k, v in page.base_query.items() if k in FILTER_PARAMS},
         mass_url=page.url(mass="1"),
         normal_url=page.url(mass=None),
+        can_export=request.membership.has_perm(permissions.EXPORT_ENTITIES),
     )
+    # After step 5 *Import* (guide §8.2 L2347) the list shows the job's progress, then its report.
+    running = selectors.import_get_or_none(company=request.company, uuid=request.GET.get("import", ""))
+    if running is not None:
+        from contacts.services.imports import import_progress
+
+        context.update(running_import=running, import_progress=import_progress(running))
     return render_page(request, "contacts/contact_list.html", context, partial="table")
 
 

@@ -14,6 +14,7 @@ from portal.accounts import permissions
 from portal.audit import actions
 from portal.audit.models import AuditEntry
 from portal.audit.selectors import audit_detail_list, audit_entry_list
+from portal.core.exports import csv_safe
 from portal.core.htmx import render_page
 from portal.core.list_views import list_response
 from portal.core.listing import Column, Kind, ListSpec, register_list
@@ -90,17 +91,12 @@ def audit_details_csv(request: PortalRequest, uuid: str) -> HttpResponse:
                 detail.table,
                 detail.get_operation_display(),
                 detail.object_id,
-                _csv_safe(json.dumps(detail.old_value, ensure_ascii=False))
+                csv_safe(json.dumps(detail.old_value, ensure_ascii=False))
                 if detail.old_value is not None
                 else "",
-                _csv_safe(json.dumps(detail.new_value, ensure_ascii=False))
+                csv_safe(json.dumps(detail.new_value, ensure_ascii=False))
                 if detail.new_value is not None
                 else "",
             ]
         )
     return response
-
-
-def _csv_safe(value: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheet programs (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -109,3 +109,30 @@ LABELS.update(
         CONTACTS_EXPORTED: _("Exported contacts"),
     }
 )
+
+# Broadcasts (guide §6, issue 7).
+BROADCAST_CREATED = "broadcast.created"
+BROADCAST_CHANGED = "broadcast.changed"
+BROADCAST_LAUNCHED = "broadcast.launched"
+BROADCAST_SCHEDULED = "broadcast.scheduled"
+BROADCAST_MODERATION_SENT = "broadcast.moderation_sent"
+BROADCAST_APPROVED = "broadcast.approved"
+BROADCAST_REJECTED = "broadcast.rejected"
+BROADCAST_PAUSED = "broadcast.paused"
+BROADCAST_RESUMED = "broadcast.resumed"
+BROADCAST_ABORTED = "broadcast.aborted"
+
+LABELS.update(
+    {
+        BROADCAST_CREATED: _("Added new broadcast"),
+        BROADCAST_CHANGED: _("Changed broadcast"),
+        BROADCAST_LAUNCHED: _("Launched broadcast"),
+        BROADCAST_SCHEDULED: _("Scheduled broadcast"),
+        BROADCAST_MODERATION_SENT: _("Sent broadcast to moderation"),
+        BROADCAST_APPROVED: _("Approved broadcast"),
+        BROADCAST_REJECTED: _("Rejected broadcast"),
+        BROADCAST_PAUSED: _("Paused broadcast"),
+        BROADCAST_RESUMED: _("Resumed broadcast"),
+        BROADCAST_ABORTED: _("Aborted broadcast"),
+    }
+)

@@ -1,0 +1,59 @@
+"""Personalisation placeholders of the message constructor (inventory A §9.2, acceptance check 78).
+
+Inventory A §9.2 [GAP] decision: the syntax is ``{{name}}`` where *name* is a contact field (``first_name``,
+``last_name``, ``phone``, ``email``) or the name of a custom attribute as the Attribute manager shows it, matched
+without regard to case and surrounding spaces. A placeholder with no value (no such attribute, an empty value, or a
+typed number that is no contact) becomes an empty string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import ContactAttribute
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+CONTACT_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("first_name", _("Name")),
+    ("last_name", _("Surname")),
+    ("phone", _("Phone number")),
+    ("email", _("E-mail")),
+)
+
+
+def placeholder_choices(attributes: Iterable[ContactAttribute]) -> list[tuple[str, str]]:
+    """The placeholders the composer offers: ``[("{{first_name}}", "Name"), ("{{City}}", "City"), ...]``."""
+    choices = [("{{%s}}" % key, str(label)) for key, label in CONTACT_FIELDS]  # noqa: UP031  (braces)
+    choices.extend(("{{%s}}" % a.name, a.name) for a in attributes)  # noqa: UP031  (braces)
+    return choices
+
+
+def contact_values(
+    *, fields: Mapping[str, Any], attributes: Mapping[str, Any] | None, names: Mapping[str, str]
+) -> dict[str, str]:
+    """The placeholder values of one recipient: contact fields plus attributes (``names``: lower name → slot key)."""
+    values = {key: str(fields.get(key) or "") for key, _label in CONTACT_FIELDS}
+    attrs = attributes or {}
+    for lowered, key in names.items():
+        value = attrs.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = str(_("Yes") if value else _("No"))
+        values.setdefault(lowered, str(value))
+    return values
+
+
+def render(text: str, values: Mapping[str, str]) -> str:
+    """Fill ``{{name}}`` placeholders of ``text`` from ``values`` (keys lower-cased); unknown ones become ""."""
+    if "{{" not in text:
+        return text
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1).strip().lower(), ""), text)
+
+
+def has_placeholders(text: str) -> bool:
+    return bool(PLACEHOLDER.search(text))

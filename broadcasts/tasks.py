@@ -1,0 +1,48 @@
+"""Thin Celery wrappers of the broadcast engine (CONVENTIONS R7): ids in, one service call, idempotent.
+
+The fan-out and the engine run on the ``bulk`` queue so that a big campaign never delays a one-time password; the
+beat sweep is on ``realtime`` so that timers keep firing while the bulk queue is busy (it only enqueues work and
+does cheap index reads itself).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.cache import cache
+
+from portal.core.exceptions import TransientError
+from portal.core.tasks import cron_task
+
+
+@shared_task(name="bulk.broadcasts.fan_out", acks_late=True, autoretry_for=(TransientError,), retry_backoff=True, max_retries=5)  # fmt: skip
+def broadcast_fan_out_task(company_id: int, broadcast_id: int) -> int:
+    """Create the recipient rows of a launched broadcast (once) and start its engine."""
+    from broadcasts.engine import broadcast_fan_out
+
+    return broadcast_fan_out(company_id=company_id, broadcast_id=broadcast_id)
+
+
+@shared_task(name="bulk.broadcasts.advance", acks_late=True, autoretry_for=(TransientError,), retry_backoff=True, max_retries=5)  # fmt: skip
+def broadcast_advance_task(company_id: int, broadcast_id: int) -> int:
+    """Judge and move on every due recipient of a running broadcast."""
+    from broadcasts.engine import ADVANCE_KEY, broadcast_advance
+
+    cache.delete(ADVANCE_KEY % broadcast_id)
+    return broadcast_advance(company_id=company_id, broadcast_id=broadcast_id)
+
+
+@shared_task(name="bulk.broadcasts.statuses_apply", acks_late=True)
+def broadcast_statuses_apply_task(company_id: int, message_ids: list[int]) -> int:
+    """Fast path: act on status changes of broadcast messages reported by the channel layer."""
+    from broadcasts.engine import broadcast_statuses_apply
+
+    return broadcast_statuses_apply(company_id=company_id, message_ids=message_ids)
+
+
+@shared_task(name="realtime.broadcasts.sweep")
+@cron_task(lock_timeout=60)
+def broadcasts_sweep_task() -> dict[str, int]:
+    """Beat: start due schedules, fire due fallback timers, complete finished runs, refresh counters."""
+    from broadcasts.engine import broadcasts_sweep
+
+    return broadcasts_sweep()

@@ -308,6 +308,8 @@ class ContactImport(PublicIdMixin, TenantModel):
         _("duplicate records"), max_length=10, choices=Duplicates.choices, default=Duplicates.ENRICH
     )
     tag_name = models.CharField(_("tag"), max_length=100, blank=True)
+    # Imports started through the API skip step 5: the import job follows the dry run at once.
+    auto_run = models.BooleanField(default=False)
     preset = models.ForeignKey(
         "ImportPreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.api import api, views
@@ -27,10 +27,11 @@ page_patterns = [
     path("<uuid:uuid>/delete/", views.access_delete, name="access-delete"),
 ]
 
-v1_patterns = [
+v1_patterns: list[URLPattern | URLResolver] = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
     path("auth/me", api.AuthMeApi.as_view(), name="auth-me"),
+    path("", include("contacts.api")),  # /api/v1/contacts… (scope recipients)
     # Must stay last: any other path under /api/v1/ answers with the JSON 404 envelope.
     re_path(r"^.*$", api.NotFoundApi.as_view(), name="not-found"),
 ]

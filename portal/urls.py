@@ -16,6 +16,7 @@ urlpatterns = [
     path("users/", include("portal.accounts.users_urls")),
     path("audit/", include("portal.audit.urls")),
     path("contacts/", include("contacts.urls")),
+    path("broadcasts/", include("broadcasts.urls")),
     path("", include("channels_out.urls")),  # /hooks/<adapter>/<connection>/ and /messages/
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),

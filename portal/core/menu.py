@@ -36,7 +36,9 @@ def _perms(*codes: str) -> frozenset[str]:
 
 MENU: tuple[MenuItem, ...] = (
     MenuItem("dashboard", _("Dashboard"), "dashboard", _perms(p.DASHBOARD_VIEW), "dashboard:index"),
-    MenuItem("broadcasts", _("Broadcast"), "broadcast", _perms(p.BROADCASTS_MANAGE)),
+    MenuItem(
+        "broadcasts", _("Broadcast"), "broadcast", _perms(p.BROADCASTS_MANAGE), "broadcasts:broadcast-list"
+    ),
     MenuItem(
         "contacts",
         _("Contacts"),

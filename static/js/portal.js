@@ -217,3 +217,21 @@
   document.addEventListener("DOMContentLoaded", function () { setupMass(document); });
   document.addEventListener("htmx:afterSwap", function () { setupMass(document); });
 })();
+
+// Broadcasts composer (guide §9.2): a placeholder button inserts {{attribute}} at the cursor of its step's text and
+// fires "change" so the server-rendered SMS counter recounts.
+(function () {
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-insert]");
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-into"));
+    if (!field) { return; }
+    var code = button.getAttribute("data-insert");
+    var start = field.selectionStart || field.value.length;
+    var end = field.selectionEnd || start;
+    field.value = field.value.slice(0, start) + code + field.value.slice(end);
+    field.focus();
+    field.setSelectionRange(start + code.length, start + code.length);
+    field.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+})();

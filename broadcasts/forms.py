@@ -1,0 +1,196 @@
+"""Input of the New/Edit broadcast form (guide §6.6) and its steps editor (guide §6.7, inventory A §9-§10)."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep
+from broadcasts.selectors import recipient_choices
+from broadcasts.services import BroadcastData, StepData, step_data_of
+from channels_out.kinds import ChannelKind
+from contacts.models import Tag, Target
+from portal.tenants.models import Company
+
+STEP_FIELDS = ("channel", "sender_id", "wait_for", "wait_value", "wait_unit", "text", "title")
+
+
+class BroadcastForm(forms.Form):
+    """The run's own fields; the chain's steps are rows ``s-<n>-<field>`` read by :func:`steps_from_post`."""
+
+    name = forms.CharField(label=_("Broadcast name"), max_length=NAME_MAX)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    targets = forms.MultipleChoiceField(label=_("Targets"), required=False)
+    tags = forms.MultipleChoiceField(label=_("Tags"), required=False)
+    numbers = forms.CharField(
+        label=_("Phone numbers"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "+4915112345678, +4915187654321"}),
+        help_text=_("One or several, separated by commas."),
+    )
+    instantly = forms.BooleanField(label=_("Instantly"), required=False)
+    scheduled_for = forms.DateTimeField(
+        label=_("Schedule"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
+    type = forms.ChoiceField(
+        label=_("Mode"),
+        choices=Broadcast.Type.choices,
+        initial=Broadcast.Type.FALLBACK,
+        widget=forms.RadioSelect,
+    )
+    rcs_check = forms.BooleanField(label=_("RCS capability check before launch"), required=False)
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.company = company
+        targets, tags = recipient_choices(company=company)
+        target_field, tag_field = self.fields["targets"], self.fields["tags"]
+        assert isinstance(target_field, forms.MultipleChoiceField)  # noqa: S101  (declared above)
+        assert isinstance(tag_field, forms.MultipleChoiceField)  # noqa: S101  (declared above)
+        target_field.choices = [(str(t.uuid), t.name) for t in targets]
+        tag_field.choices = [(str(t.uuid), t.name) for t in tags]
+        self.fields["scheduled_for"].help_text = _("In your company's time zone (%(tz)s).") % {
+            "tz": company.time_zone
+        }
+
+    def clean_scheduled_for(self) -> datetime.datetime | None:
+        value: datetime.datetime | None = self.cleaned_data.get("scheduled_for")
+        if value is None:
+            return None
+        # The browser sends a wall-clock time; it means the company's time zone, not the server's.
+        return timezone.make_aware(value.replace(tzinfo=None), zoneinfo.ZoneInfo(self.company.time_zone))
+
+    def data_with(self, steps: list[StepData]) -> BroadcastData:
+        """The service input from the cleaned fields and the steps."""
+        data = self.cleaned_data
+        return BroadcastData(
+            name=data.get("name", ""),
+            description=data.get("description", ""),
+            type=data.get("type") or Broadcast.Type.FALLBACK,
+            instantly=bool(data.get("instantly")),
+            scheduled_for=data.get("scheduled_for"),
+            rcs_check=bool(data.get("rcs_check")),
+            target_ids=list(
+                Target.objects.filter(company=self.company, uuid__in=data.get("targets") or []).values_list(
+                    "pk", flat=True
+                )
+            ),
+            tag_ids=list(
+                Tag.objects.filter(company=self.company, uuid__in=data.get("tags") or []).values_list(
+                    "pk", flat=True
+                )
+            ),
+            numbers=[data.get("numbers") or ""],
+            steps=steps,
+        )
+
+
+def initial_of(broadcast: Broadcast) -> dict[str, Any]:
+    """The form's initial values for an existing run (Edit)."""
+    tz = zoneinfo.ZoneInfo(broadcast.company.time_zone)
+    return {
+        "name": broadcast.name,
+        "description": broadcast.description,
+        "targets": [
+            str(u) for u in Target.objects.filter(pk__in=broadcast.target_ids).values_list("uuid", flat=True)
+        ],
+        "tags": [str(u) for u in Tag.objects.filter(pk__in=broadcast.tag_ids).values_list("uuid", flat=True)],
+        "numbers": ", ".join(broadcast.numbers),
+        "instantly": broadcast.instantly,
+        "scheduled_for": broadcast.scheduled_for.astimezone(tz).replace(tzinfo=None)
+        if broadcast.scheduled_for
+        else None,
+        "type": broadcast.type,
+        "rcs_check": broadcast.rcs_check,
+    }
+
+
+def step_rows_of(broadcast: Broadcast) -> list[dict[str, str]]:
+    rows = []
+    for step in broadcast.steps.order_by("order", "id"):
+        data = step_data_of(step)
+        rows.append({name: str(getattr(data, name)) for name in STEP_FIELDS})
+    return rows
+
+
+def steps_from_post(post: QueryDict | Mapping[str, Any]) -> list[dict[str, str]]:
+    """The step rows as posted (``s-0-channel``, ``s-0-text``, ...), in their order, as raw strings."""
+    rows: list[dict[str, str]] = []
+    index = 0
+    while f"s-{index}-channel" in post:
+        rows.append({name: str(post.get(f"s-{index}-{name}", "") or "") for name in STEP_FIELDS})
+        index += 1
+    return rows
+
+
+def new_step_row(channel: str) -> dict[str, str]:
+    """A new step of ``channel`` with the defaults (guide §6.7 item 1: the "+" control)."""
+    wait_for = BroadcastStep.WaitFor.SUBMIT if channel == ChannelKind.PUSH else BroadcastStep.WaitFor.DELIVERY
+    return {
+        "channel": channel,
+        "sender_id": "",
+        "wait_for": wait_for,
+        "wait_value": "10",
+        "wait_unit": BroadcastStep.Unit.MINUTES,
+        "text": "",
+        "title": "",
+    }
+
+
+def step_data(rows: list[dict[str, str]]) -> list[StepData]:
+    """Typed steps for the service; a waiting time that is not a number becomes 0 (the service refuses it)."""
+    steps = []
+    for row in rows:
+        try:
+            wait_value = int(row.get("wait_value") or 0)
+        except ValueError:
+            wait_value = 0
+        steps.append(
+            StepData(
+                channel=row.get("channel", ""),
+                sender_id=row.get("sender_id", "").strip(),
+                wait_for=row.get("wait_for", ""),
+                wait_value=max(wait_value, 0),
+                wait_unit=row.get("wait_unit", ""),
+                text=row.get("text", ""),
+                title=row.get("title", ""),
+            )
+        )
+    return steps
+
+
+def steps_edit(rows: list[dict[str, str]], op: str) -> list[dict[str, str]]:
+    """Apply one steps-editor operation: ``add:<channel>``, ``remove:<n>``, ``up:<n>``, ``down:<n>``.
+
+    Guide §6.7 item 3 / inventory check 38: removing a step keeps the others in their relative order.
+    """
+    verb, _sep, arg = op.partition(":")
+    rows = list(rows)
+    if verb == "add" and arg in ChannelKind.values and len(rows) < 8:
+        rows.append(new_step_row(arg))
+        return rows
+    try:
+        index = int(arg)
+    except ValueError:
+        return rows
+    if not 0 <= index < len(rows):
+        return rows
+    if verb == "remove":
+        del rows[index]
+    elif verb == "up" and index > 0:
+        rows[index - 1], rows[index] = rows[index], rows[index - 1]
+    elif verb == "down" and index < len(rows) - 1:
+        rows[index + 1], rows[index] = rows[index], rows[index + 1]
+    return rows

@@ -1,0 +1,194 @@
+"""Reads of the Broadcasts section: the runs list, one run, its statistics (guide §6.5) and recipient timelines."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from broadcasts.models import Broadcast, BroadcastAttempt, BroadcastRecipient, BroadcastStep
+from channels_out.models import Message, MessageEvent
+from contacts.models import ContactAttribute, Tag, Target
+from portal.tenants.models import Company
+
+RState = BroadcastRecipient.State
+AState = BroadcastAttempt.State
+
+
+def broadcast_list(*, company: Company) -> QuerySet[Broadcast]:
+    """Every run of the company (guide §6.1: statistics of every broadcast since the account was registered)."""
+    return Broadcast.objects.filter(company=company)
+
+
+def broadcast_steps(*, company: Company, broadcast: Broadcast) -> list[BroadcastStep]:
+    return list(BroadcastStep.objects.filter(company=company, broadcast=broadcast).order_by("order", "id"))
+
+
+def recipient_choices(*, company: Company) -> tuple[list[Target], list[Tag]]:
+    """The targets and tags the recipients picker offers (guide §6.6 item 3)."""
+    return list(Target.objects.filter(company=company).order_by("name")), list(
+        Tag.objects.filter(company=company).order_by("name")
+    )
+
+
+def attribute_list(*, company: Company) -> list[ContactAttribute]:
+    return list(ContactAttribute.objects.filter(company=company).order_by("name"))
+
+
+@dataclass
+class Share:
+    count: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.count / self.total, 1) if self.total else 0.0
+
+
+@dataclass
+class ChannelStats:
+    """Inventory A §6.5 [GAP] decision: per step, sent / submitted / delivered / displayed / failed / pending, plus
+    skipped (recipients that could not get the step) and successful (the step met its "wait for")."""
+
+    step: BroadcastStep
+    skipped: int = 0
+    sent: int = 0
+    pending: int = 0
+    submitted: int = 0
+    delivered: int = 0
+    displayed: int = 0
+    failed: int = 0
+    successful: int = 0
+
+
+@dataclass
+class BroadcastStats:
+    total: int
+    not_initiated: Share
+    initiated: Share
+    successful: Share
+    unsuccessful: Share
+    pending: int
+    channels: list[ChannelStats] = field(default_factory=list)
+
+
+def broadcast_stats(*, company: Company, broadcast: Broadcast) -> BroadcastStats:
+    """Fallback statistics and per-channel message statistics of one run, counted live (guide §6.5).
+
+    Invariants (inventory A §6.5): not initiated + initiated = total; successful + unsuccessful + pending =
+    initiated; every % is of the total.
+    """
+    counts = {
+        row["state"]: row["n"]
+        for row in BroadcastRecipient.objects.filter(company=company, broadcast=broadcast)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    total = sum(counts.values())
+    not_initiated = counts.get(RState.NOT_INITIATED, 0)
+    successful = counts.get(RState.SUCCESSFUL, 0)
+    unsuccessful = counts.get(RState.UNSUCCESSFUL, 0)
+    initiated = total - not_initiated
+    by_step: dict[int, ChannelStats] = {
+        s.pk: ChannelStats(step=s) for s in broadcast_steps(company=company, broadcast=broadcast)
+    }
+    rows = (
+        BroadcastAttempt.objects.filter(company=company, broadcast=broadcast)
+        .values("step_id", "state", "message__status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        stats = by_step.get(row["step_id"])
+        if stats is None:
+            continue
+        n = row["n"]
+        if row["state"] == AState.SKIPPED:
+            stats.skipped += n
+            continue
+        if row["state"] == AState.SUCCEEDED:
+            stats.successful += n
+        stats.sent += n
+        status = row["message__status"]
+        if status in (Message.Status.QUEUED, None):
+            stats.pending += n
+        elif status == Message.Status.SUBMITTED:
+            stats.submitted += n
+        elif status == Message.Status.DELIVERED:
+            stats.delivered += n
+        elif status == Message.Status.DISPLAYED:
+            stats.displayed += n
+        else:
+            stats.failed += n
+    return BroadcastStats(
+        total=total,
+        not_initiated=Share(not_initiated, total),
+        initiated=Share(initiated, total),
+        successful=Share(successful, total),
+        unsuccessful=Share(unsuccessful, total),
+        pending=initiated - successful - unsuccessful,
+        channels=list(by_step.values()),
+    )
+
+
+def recipient_list(*, company: Company, broadcast: Broadcast) -> QuerySet[BroadcastRecipient]:
+    return BroadcastRecipient.objects.filter(company=company, broadcast=broadcast)
+
+
+@dataclass
+class TimelineStep:
+    attempt: BroadcastAttempt
+    events: list[MessageEvent]
+
+
+def recipient_timeline(*, company: Company, recipient: BroadcastRecipient) -> list[TimelineStep]:
+    """Every step of one recipient across channels: the attempt (why it ended, why the next hop fired) and each
+    message event with the vendor's raw status and the mapped one, late reports included."""
+    attempts = list(
+        BroadcastAttempt.objects.filter(company=company, recipient=recipient)
+        .select_related("step", "message")
+        .order_by("step__order", "id")
+    )
+    events: dict[int, list[MessageEvent]] = defaultdict(list)
+    message_ids = [a.message_id for a in attempts if a.message_id]
+    for event in MessageEvent.objects.filter(company=company, message_id__in=message_ids).order_by(
+        "occurred_at", "id"
+    ):
+        events[event.message_id].append(event)
+    return [TimelineStep(a, events.get(a.message_id or 0, [])) for a in attempts]
+
+
+def recipient_counts_by_source(*, company: Company, broadcast: Broadcast) -> dict[str, Any]:
+    """How many recipient rows came from contacts and from typed numbers (shown under the totals)."""
+    return BroadcastRecipient.objects.filter(company=company, broadcast=broadcast).aggregate(
+        contacts=Count("id", filter=Q(contact__isnull=False)),
+        typed=Count("id", filter=Q(contact__isnull=True)),
+    )
+
+
+def recipients_count(
+    *, company: Company, target_ids: list[int], tag_ids: list[int], numbers: list[str]
+) -> int:
+    """How many recipients the picker resolves to right now: the union of the targets' and tags' contacts plus
+    the typed numbers that are not among them (guide §6.6 item 3; inventory check 23). Numbers must be E.164."""
+    from contacts.models import Contact, ContactTag
+    from contacts.selectors import target_contacts
+    from portal.core.listing import ListQueryError
+
+    conditions = Q()
+    for target in Target.objects.filter(company=company, pk__in=target_ids):
+        try:
+            conditions |= Q(pk__in=target_contacts(company=company, filters=target.filters).values("pk"))
+        except ListQueryError:
+            continue  # a target whose filter no longer applies selects nobody (as at fan-out)
+    if tag_ids:
+        conditions |= Q(
+            pk__in=ContactTag.objects.filter(company=company, tag_id__in=tag_ids).values("contact_id")
+        )
+    if not conditions:
+        return len(set(numbers))
+    contacts = Contact.objects.filter(company=company).filter(conditions)
+    return contacts.count() + len(set(numbers)) - contacts.filter(phone__in=set(numbers)).count()

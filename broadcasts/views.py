@@ -1,0 +1,399 @@
+"""Broadcasts pages (guide §6): the runs table, the New/Edit form with the steps editor and the SMS composer,
+run actions, and the statistics view with per-recipient timelines."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from broadcasts import selectors, services
+from broadcasts.forms import (
+    BroadcastForm,
+    initial_of,
+    step_data,
+    step_rows_of,
+    steps_edit,
+    steps_from_post,
+)
+from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStep
+from broadcasts.personalize import has_placeholders, placeholder_choices
+from broadcasts.services import TITLE_KEY, WAIT_FOR_ALLOWED, numbers_clean
+from channels_out.kinds import ChannelKind
+from channels_out.sms import GSM7, GSM7_BASIC, GSM7_EXTENSION, sms_info
+from portal.accounts import permissions
+from portal.core.exceptions import ApplicationError
+from portal.core.forms import apply_service_error
+from portal.core.htmx import redirect_after_form, render_page
+from portal.core.list_views import list_response
+from portal.core.listing import Column, Kind, ListSpec, register_list
+from portal.core.request import PortalRequest
+from portal.tenants.access import company_view, get_for_company_or_404
+
+PERM = permissions.BROADCASTS_MANAGE
+
+
+def _detail_link(b: Broadcast, text: Any) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("broadcasts:broadcast-detail", args=[b.uuid]), text)
+
+
+def _progress(b: Broadcast) -> str:
+    """Guide §6.3 Progress: a bar of successful and unsuccessful shares; the title shows the percentages."""
+    shares = b.progress
+    title = _("Successful %(ok)s%%, unsuccessful %(bad)s%% of %(total)s contacts") % {
+        "ok": shares["successful"],
+        "bad": shares["unsuccessful"],
+        "total": b.contacts,
+    }
+    return format_html(
+        '<span class="bc-progress" title="{}" aria-label="{}"><span class="bc-ok" style="width:{}%"></span>'
+        '<span class="bc-bad" style="width:{}%"></span></span>',
+        title,
+        title,
+        shares["successful"],
+        shares["unsuccessful"],
+    )
+
+
+BROADCAST_LIST = register_list(
+    ListSpec(
+        key="broadcasts",
+        columns=(
+            Column("id", gettext_lazy("ID"), "id", Kind.NUMBER, required=True, value=lambda b: _detail_link(b, b.pk)),
+            Column("name", gettext_lazy("Broadcast Name"), "name", required=True, value=lambda b: _detail_link(b, b.name)),
+            Column("progress", gettext_lazy("Progress"), value=_progress),
+            Column("type", gettext_lazy("Type"), "type", Kind.CHOICE, choices=tuple(Broadcast.Type.choices)),
+            Column("status", gettext_lazy("Status"), "status", Kind.CHOICE, choices=tuple(Broadcast.Status.choices)),
+            Column("scheduled", gettext_lazy("Scheduled for"), "scheduled_for", Kind.DATETIME),
+            Column("contacts", gettext_lazy("Contacts"), "contacts", Kind.NUMBER),
+            Column("launched", gettext_lazy("Launched"), "launched_at", Kind.DATETIME),
+            Column("launch", gettext_lazy("Launch"), "launch_type", Kind.CHOICE, choices=tuple(Broadcast.LaunchType.choices)),
+            Column("finished", gettext_lazy("Finished"), "finished_at", Kind.DATETIME),
+            # Broadcast templates are milestone 2 of issue 7; until then no run has a template.
+            Column("template", gettext_lazy("Template"), value=lambda b: None),
+            Column("description", gettext_lazy("Description"), "description", default=False),
+            Column("created", gettext_lazy("Created"), "created_at", Kind.DATETIME, default=False),
+        ),
+        default_sort="-id",  # guide §6.3 [INFER]: newest first
+        page_size=100,  # guide §6.3: "Show 100 Rows"
+    )
+)  # fmt: skip
+
+
+@company_view(perm=PERM)
+@require_GET
+def broadcast_list(request: PortalRequest) -> HttpResponse:
+    """The Broadcasts tab (guide §6.3): the guide's columns, column picker, filter, sort, keyset pages."""
+    return list_response(
+        request,
+        qs=selectors.broadcast_list(company=request.company),
+        spec=BROADCAST_LIST,
+        template="broadcasts/broadcast_list.html",
+        context={"active_menu": "broadcasts"},
+    )
+
+
+# -- the form ------------------------------------------------------------------------------------------------------
+
+
+def _step_context(rows: list[dict[str, str]], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    steps = []
+    for index, row in enumerate(rows):
+        channel = row.get("channel", "")
+        allowed = WAIT_FOR_ALLOWED.get(channel, frozenset(BroadcastStep.WaitFor.values))
+        text = row.get("text", "")
+        steps.append(
+            {
+                "n": index,
+                "row": row,
+                "label": ChannelKind(channel).label if channel in ChannelKind.values else channel,
+                "wait_choices": [(v, label) for v, label in BroadcastStep.WaitFor.choices if v in allowed],
+                "title_key": TITLE_KEY.get(channel, ""),
+                "is_sms": channel == ChannelKind.SMS,
+                "counter": _counter(text) if channel == ChannelKind.SMS else None,
+                "errors": {
+                    key.split(".", 2)[2]: msgs
+                    for key, msgs in errors.items()
+                    if key.startswith(f"steps.{index}.")
+                },
+            }
+        )
+    return steps
+
+
+def _form_context(
+    request: PortalRequest,
+    form: BroadcastForm,
+    rows: list[dict[str, str]],
+    broadcast: Broadcast | None,
+    step_errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "broadcast": broadcast,
+        "steps": _step_context(rows, step_errors or {}),
+        "has_rcs": any(r.get("channel") == ChannelKind.RCS for r in rows),
+        "channels": ChannelKind.choices,
+        "units": BroadcastStep.Unit.choices,
+        "placeholders": placeholder_choices(selectors.attribute_list(company=request.company)),
+        "moderation": request.company.moderation_required,
+        "active_menu": "broadcasts",
+    }
+
+
+def _form_page(request: PortalRequest, broadcast: Broadcast | None) -> HttpResponse:
+    company = request.company
+    template = "broadcasts/broadcast_form.html"
+    if request.method == "GET":
+        if broadcast is not None:
+            form = BroadcastForm(initial=initial_of(broadcast), company=company)
+            rows = step_rows_of(broadcast)
+        else:
+            # Contacts → Targets "To broadcasts" (guide §8.3) opens this form with the target chosen.
+            form = BroadcastForm(
+                initial={"instantly": True, "targets": request.GET.getlist("target")}, company=company
+            )
+            rows = []
+        return render_page(request, template, _form_context(request, form, rows, broadcast), partial="form")
+    rows = steps_from_post(request.POST)
+    op = request.POST.get("op", "")
+    if op:
+        # Steps editor (add / remove / reorder): re-render with the posted values, nothing saved, no errors.
+        form = BroadcastForm(initial=_posted_initial(request), company=company)
+        rows = steps_edit(rows, op)
+        return render_page(request, template, _form_context(request, form, rows, broadcast), partial="form")
+    action = request.POST.get("action", "draft")
+    if action not in ("draft", "launch", "moderation"):
+        action = "draft"
+    form = BroadcastForm(request.POST, company=company)
+    step_errors: dict[str, list[str]] = {}
+    if form.is_valid():
+        try:
+            saved = services.broadcast_save(
+                company=company,
+                actor=request.user,
+                data=form.data_with(step_data(rows)),
+                broadcast=broadcast,
+                action=action,
+            )
+        except ValidationError as exc:
+            step_errors = {k: v for k, v in exc.message_dict.items() if k.startswith("steps.")}
+            others = {k: v for k, v in exc.message_dict.items() if not k.startswith("steps.")}
+            if others:
+                apply_service_error(form, ValidationError(others))
+            if step_errors and not others:
+                form.add_error(None, _("Check the steps of the chain."))
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            done = {
+                "draft": _("The broadcast was saved as a draft."),
+                "launch": _("The broadcast was launched.")
+                if saved.status == Broadcast.Status.IN_PROGRESS
+                else _("The broadcast was scheduled."),
+                "moderation": _("The broadcast was sent to moderation."),
+            }[action]
+            messages.success(request, done)
+            target = "broadcasts:broadcast-list" if action == "draft" else "broadcasts:broadcast-detail"
+            url = reverse(target) if action == "draft" else reverse(target, args=[saved.uuid])
+            return redirect_after_form(request, url)
+    return render_page(
+        request, template, _form_context(request, form, rows, broadcast, step_errors), partial="form"
+    )
+
+
+def _posted_initial(request: PortalRequest) -> dict[str, Any]:
+    post = request.POST
+    return {
+        "name": post.get("name", ""),
+        "description": post.get("description", ""),
+        "targets": post.getlist("targets"),
+        "tags": post.getlist("tags"),
+        "numbers": post.get("numbers", ""),
+        "instantly": bool(post.get("instantly")),
+        "scheduled_for": post.get("scheduled_for", ""),
+        "type": post.get("type", Broadcast.Type.FALLBACK),
+        "rcs_check": bool(post.get("rcs_check")),
+    }
+
+
+@company_view(perm=PERM)
+@require_http_methods(["GET", "POST"])
+def broadcast_create(request: PortalRequest) -> HttpResponse:
+    """New broadcast (guide §6.6): Save as draft, Launch, or Send to moderation when the company has it on."""
+    return _form_page(request, None)
+
+
+@company_view(perm=PERM)
+@require_http_methods(["GET", "POST"])
+def broadcast_edit(request: PortalRequest, uuid: str) -> HttpResponse:
+    """Edit a Draft or Scheduled run (guide §6.3: Edit only then); other statuses go to the statistics."""
+    broadcast = get_for_company_or_404(Broadcast.objects, company=request.company, uuid=uuid)
+    if not broadcast.can_edit:
+        messages.error(request, _("Only Draft and Scheduled broadcasts can be edited."))
+        return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[broadcast.uuid]))
+    return _form_page(request, broadcast)
+
+
+@company_view(perm=PERM)
+@require_POST
+def recipients_count(request: PortalRequest) -> HttpResponse:
+    """The resolved recipient count while the form is filled in (htmx fragment; inventory checks 22-23)."""
+    form = BroadcastForm(initial=_posted_initial(request), company=request.company)
+    context: dict[str, Any] = {"form": form}
+    try:
+        numbers = numbers_clean(company=request.company, raw=[request.POST.get("numbers", "")])
+    except ValidationError as exc:
+        context["count_error"] = " ".join(exc.messages)
+        numbers = []
+    data = BroadcastForm(request.POST, company=request.company)
+    data.is_valid()  # only targets and tags are read; other fields may be incomplete here
+    built = data.data_with([])
+    context["count"] = selectors.recipients_count(
+        company=request.company,
+        target_ids=list(built.target_ids),
+        tag_ids=list(built.tag_ids),
+        numbers=numbers,
+    )
+    return render_page(request, "broadcasts/broadcast_form.html", context, partial="count")
+
+
+def _counter(text: str) -> dict[str, Any]:
+    """The SMS composer's counter (inventory A §10 [GAP] decision: characters, parts, GSM-7 or UCS-2), with the
+    characters that force UCS-2 marked, computed by channels_out/sms.py."""
+    info = sms_info(text)
+    forcing = (
+        []
+        if info.encoding == GSM7
+        else sorted({c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION})
+    )
+    marked = [
+        {"char": c, "bad": c in forcing} for c in text
+    ]  # fmt: skip
+    return {
+        "encoding": "GSM-7" if info.encoding == GSM7 else "UCS-2",
+        "characters": len(text),
+        "units": info.units,
+        "segments": info.segments,
+        "per_segment": info.per_segment,
+        "forcing": [{"char": c, "name": unicodedata.name(c, f"U+{ord(c):04X}").title()} for c in forcing],
+        "marked": marked if forcing else [],
+        "personalised": has_placeholders(text),
+    }
+
+
+@company_view(perm=PERM)
+@require_POST
+def sms_counter(request: PortalRequest) -> HttpResponse:
+    """The SMS composer's live counter for step ``n`` (htmx fragment)."""
+    n = request.POST.get("n", "0")
+    text = request.POST.get(f"s-{n}-text", request.POST.get("text", ""))
+    return render_page(
+        request,
+        "broadcasts/broadcast_form.html",
+        {"counter": _counter(text), "n": n},
+        partial="counter",
+    )
+
+
+# -- actions -------------------------------------------------------------------------------------------------------
+
+ACTIONS: dict[str, tuple[Callable[..., Broadcast], Any]] = {
+    "pause": (services.broadcast_pause, gettext_lazy("The broadcast was paused.")),
+    "resume": (services.broadcast_resume, gettext_lazy("The broadcast was resumed.")),
+    "abort": (services.broadcast_abort, gettext_lazy("The broadcast was aborted.")),
+    "launch": (services.broadcast_launch, gettext_lazy("The broadcast was launched.")),
+    "copy": (services.broadcast_copy, gettext_lazy("A copy was saved as a draft.")),
+    "relaunch": (services.broadcast_relaunch_failed, gettext_lazy("A run for the unsuccessful recipients was launched.")),
+}  # fmt: skip
+
+
+@company_view(perm=PERM)
+@require_POST
+def broadcast_action(request: PortalRequest, uuid: str, action: str) -> HttpResponse:
+    """Pause, resume, abort, launch, copy or relaunch for failed (guide §6.3 actions; [GAP] Resume and Abort)."""
+    broadcast = get_for_company_or_404(Broadcast.objects, company=request.company, uuid=uuid)
+    if action not in ACTIONS:
+        return HttpResponse(status=404)
+    service, done = ACTIONS[action]
+    try:
+        result = service(company=request.company, actor=request.user, broadcast=broadcast)
+    except (ApplicationError, ValidationError) as exc:
+        text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
+        messages.error(request, text)
+        return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[broadcast.uuid]))
+    messages.success(request, str(done))
+    if action == "copy":
+        return redirect_after_form(request, reverse("broadcasts:broadcast-edit", args=[result.uuid]))
+    return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[result.uuid]))
+
+
+# -- statistics ----------------------------------------------------------------------------------------------------
+
+RECIPIENT_LIST = register_list(
+    ListSpec(
+        key="broadcast_recipients",
+        columns=(
+            Column("address", gettext_lazy("Phone number"), "address", required=True),
+            Column("state", gettext_lazy("Outcome"), "state", Kind.CHOICE, choices=tuple(BroadcastRecipient.State.choices), required=True),
+            Column("step", gettext_lazy("Current step"), "step_order", Kind.NUMBER),
+            Column("reason", gettext_lazy("Reason"), "reason"),
+            Column("resolved", gettext_lazy("Resolved"), "resolved_at", Kind.DATETIME),
+        ),
+        default_sort="address",
+        page_size=50,
+    )
+)  # fmt: skip
+
+
+@company_view(perm=PERM)
+@require_GET
+def broadcast_detail(request: PortalRequest, uuid: str) -> HttpResponse:
+    """Statistics of one run (guide §6.5): totals, per-channel messages, recipients; htmx polls ``#stats``."""
+    broadcast = get_for_company_or_404(
+        Broadcast.objects.select_related("created_by"), company=request.company, uuid=uuid
+    )
+    stats = selectors.broadcast_stats(company=request.company, broadcast=broadcast)
+    context = {
+        "broadcast": broadcast,
+        "stats": stats,
+        "steps": selectors.broadcast_steps(company=request.company, broadcast=broadcast),
+        "active_menu": "broadcasts",
+    }
+    if request.GET.get("part") == "stats":
+        return render_page(request, "broadcasts/broadcast_detail.html", context, partial="stats")
+    from portal.core.list_views import list_page_for
+
+    context["page"] = list_page_for(
+        request, selectors.recipient_list(company=request.company, broadcast=broadcast), RECIPIENT_LIST
+    )
+    return render_page(request, "broadcasts/broadcast_detail.html", context, partial="table")
+
+
+@company_view(perm=PERM)
+@require_GET
+def broadcast_recipient(request: PortalRequest, uuid: str, pk: int) -> HttpResponse:
+    """One recipient's timeline across channels: every attempt, raw and mapped statuses, why the next hop fired."""
+    broadcast = get_for_company_or_404(Broadcast.objects, company=request.company, uuid=uuid)
+    recipient = get_for_company_or_404(
+        BroadcastRecipient.objects.select_related("contact"),
+        company=request.company,
+        broadcast=broadcast,
+        pk=pk,
+    )
+    timeline = selectors.recipient_timeline(company=request.company, recipient=recipient)
+    return render_page(
+        request,
+        "broadcasts/recipient_detail.html",
+        {"broadcast": broadcast, "recipient": recipient, "timeline": timeline, "active_menu": "broadcasts"},
+        partial="timeline",
+    )

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -124,6 +125,10 @@ def adapter_for(connection: Connection) -> ChannelAdapter:
     config: dict[str, Any] = dict(connection.config)
     if getattr(adapter_cls, "scripted", False):
         config["script"] = simulator_script(connection=connection)
+    # Adapters that put links to the portal into messages (the e-mail open pixel) need their public hook URL.
+    config["callback_url"] = settings.PORTAL_PUBLIC_URL.rstrip("/") + reverse(
+        "channels_out:callback", args=[connection.adapter_key, connection.uuid]
+    )
     return adapter_cls(config)
 
 

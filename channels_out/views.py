@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -49,6 +51,38 @@ def callback_receive(request: HttpRequest, adapter_key: str, connection_uuid: st
         logger.warning("callback refused on connection %s: %s", connection.pk, exc.reason)
         return JsonResponse({"status": "error", "code": exc.status, "message": exc.reason}, status=exc.status)
     return JsonResponse({"status": "OK", "code": 200, "message": "Received.", "data": {"id": payload.pk}})
+
+
+# A transparent 1x1 GIF: the answer to every open-tracking pixel request, valid token or not.
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+@require_GET
+def email_open(request: HttpRequest, adapter_key: str, connection_uuid: str, token: str) -> HttpResponse:
+    """The open-tracking pixel of e-mails (guide §14.1 "Display"): record the open, answer a 1x1 GIF.
+
+    The open goes through the same path as a vendor callback (stored raw, applied by the worker), so it is
+    checked (signed token), kept and applied like any delivery report. A bad token is recorded as rejected;
+    the image is the same either way, so the pixel reveals nothing.
+    """
+    connection = Connection.objects.filter(
+        uuid=connection_uuid, adapter_key=adapter_key, enabled=True
+    ).first()
+    if connection is not None:
+        body = json.dumps(
+            {"event": "open", "token": token, "at": timezone.now().isoformat(),
+             "user_agent": request.headers.get("User-Agent", "")[:300]}
+        ).encode()  # fmt: skip
+        try:
+            callback_store(connection=connection, body=body, headers={})
+        except CallbackRejected as exc:
+            logger.info("open-tracking token refused on connection %s: %s", connection.pk, exc.reason)
+    response = HttpResponse(PIXEL_GIF, content_type="image/gif")
+    response["Cache-Control"] = "no-store, no-cache, must-revalidate, private"
+    return response
 
 
 def _connection_name(message: Message) -> str:

@@ -251,7 +251,15 @@ PORTAL_API_RATE_LIMIT_WRITE = env_int("PORTAL_API_RATE_LIMIT_WRITE", 300)
 
 # Channel layer (channels_out, CONVENTIONS R6): the adapter classes to register and the default for new
 # connections; then the message pipeline's knobs (issue 5).
-CHANNEL_ADAPTERS = env_list("CHANNEL_ADAPTERS", "channels_out.vendors.simulator.adapter.SimulatorAdapter")
+CHANNEL_ADAPTERS = env_list(
+    "CHANNEL_ADAPTERS",
+    "channels_out.vendors.simulator.adapter.SimulatorAdapter,"
+    "channels_out.vendors.cpaas.adapter.CpaasAdapter,"
+    "channels_out.vendors.rbm.adapter.RbmRcsAdapter,"
+    "channels_out.vendors.fcm.adapter.FcmPushAdapter,"
+    "channels_out.vendors.appsdk.adapter.AppSdkMobilePushAdapter,"
+    "channels_out.vendors.smtp.adapter.SmtpEmailAdapter",
+)
 CHANNEL_DEFAULT_ADAPTER = env_str("CHANNEL_DEFAULT_ADAPTER", "simulator")
 PORTAL_SUBMIT_BATCH_SIZE = env_int("PORTAL_SUBMIT_BATCH_SIZE", 100)
 PORTAL_SUBMIT_LEASE_SECONDS = env_int("PORTAL_SUBMIT_LEASE_SECONDS", 120)
@@ -262,6 +270,17 @@ PORTAL_BREAKER_WINDOW_SECONDS = env_int("PORTAL_BREAKER_WINDOW_SECONDS", 60)
 PORTAL_BREAKER_COOLDOWN_SECONDS = env_int("PORTAL_BREAKER_COOLDOWN_SECONDS", 30)
 PORTAL_MESSAGE_VALIDITY_HOURS = env_int("PORTAL_MESSAGE_VALIDITY_HOURS", 72)
 PORTAL_SMS_MAX_SEGMENTS = env_int("PORTAL_SMS_MAX_SEGMENTS", 10)
+# Vendor HTTP (channels_out/http.py): timeouts, tries in total and the first back-off step, in milliseconds.
+PORTAL_VENDOR_HTTP_CONNECT_TIMEOUT_MS = env_int("PORTAL_VENDOR_HTTP_CONNECT_TIMEOUT_MS", 3050)
+PORTAL_VENDOR_HTTP_READ_TIMEOUT_MS = env_int("PORTAL_VENDOR_HTTP_READ_TIMEOUT_MS", 10000)
+PORTAL_VENDOR_HTTP_MAX_ATTEMPTS = env_int("PORTAL_VENDOR_HTTP_MAX_ATTEMPTS", 3)
+PORTAL_VENDOR_HTTP_BACKOFF_MS = env_int("PORTAL_VENDOR_HTTP_BACKOFF_MS", 200)
+# The portal's public base URL, for links that leave it (e-mail open-tracking pixels).
+PORTAL_PUBLIC_URL = env_str("PORTAL_PUBLIC_URL", "http://localhost:8000")
+# Customer webhooks of the send API (seed 004 §2.8.1): answer within the timeout, retried after these delays (s).
+PORTAL_WEBHOOK_TIMEOUT_MS = env_int("PORTAL_WEBHOOK_TIMEOUT_MS", 3000)
+PORTAL_WEBHOOK_RETRY_DELAYS = env_list("PORTAL_WEBHOOK_RETRY_DELAYS", "10,100")
+PORTAL_API_IDEMPOTENCY_HOURS = env_int("PORTAL_API_IDEMPOTENCY_HOURS", 24)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,1 @@
+"""A CPaaS vendor in the shape of the seed 004 (BICS) API: SMS, Viber, WhatsApp and TTS voice."""

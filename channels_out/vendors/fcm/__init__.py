@@ -1,0 +1,1 @@
+"""A push vendor in the shape of Firebase Cloud Messaging HTTP v1."""

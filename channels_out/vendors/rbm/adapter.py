@@ -1,0 +1,176 @@
+"""The RCS adapter in the shape of Google RCS Business Messaging (inventory A §21 "Google RBM").
+
+It owns the translation to RBM's wire format:
+
+- capability check: ``GET /v1/phones/{E.164}/capabilities`` (200 capable, 404 not RCS-enabled; guide §6.7);
+- agent messages: ``POST /v1/phones/{E.164}/agentMessages?messageId=<client reference>``. RBM's ``messageId`` is
+  chosen by the sender and unique per agent, so it is the idempotency key by design: a retry of an accepted message
+  answers 409 ALREADY_EXISTS, which counts as accepted. The body is a ``contentMessage`` with ``text``, a
+  ``richCard`` or ``contentInfo`` (file), and the payload's ``suggestions`` passed through unchanged (§11.2);
+- webhook posts: the Pub/Sub push envelope ``{"message": {"data": base64(JSON event)}}``; events are
+  ``DELIVERED``/``READ`` receipts and user messages (``text``, ``suggestionResponse``); ``IS_TYPING`` is ignored;
+- signature: ``X-Goog-Signature`` = base64(HMAC-SHA512(client token, decoded ``message.data``)), as RBM signs.
+
+Errors follow guide Appendix 1: 404 not RCS-enabled, 400 bad number format, 401/403 bad credentials (permanent).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from channels_out.base import (
+    AdapterError,
+    CallbackItem,
+    CallbackRejected,
+    DeliveryEvent,
+    InboundMessage,
+    OutboundMessage,
+    ReportStatus,
+    SubmitResult,
+)
+from channels_out.http import VendorHttpError, header_get
+from channels_out.kinds import ChannelKind
+from channels_out.vendors.rbm.client import RbmClient
+from channels_out.vendors.rbm.forms import RbmConfigForm
+
+SIGNATURE_HEADER = "X-Goog-Signature"
+RECEIPTS = {"DELIVERED": ReportStatus.DELIVERED, "READ": ReportStatus.DISPLAYED}
+
+
+class RbmRcsAdapter:
+    """Google-RBM-shaped RCS vendor."""
+
+    key: ClassVar[str] = "rbm"
+    channels: ClassVar[frozenset[ChannelKind]] = frozenset({ChannelKind.RCS})
+    config_form: ClassVar[type[RbmConfigForm]] = RbmConfigForm
+    scripted: ClassVar[bool] = False
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._client = RbmClient(
+            base_url=str(config.get("base_url", "")),
+            agent_id=str(config.get("agent_id", "")),
+            access_token=str(config.get("access_token", "")),
+        )
+        self._client_token = str(config.get("client_token", ""))
+
+    def check_credentials(self) -> None:
+        """Ask the capabilities of a reserved test number; raises AdapterError on 401/403 or no answer."""
+        self._client.capabilities("+15555550100", request_id="credentials-check")
+
+    def check_capability(self, channel: str, address: str) -> bool:
+        """Whether ``address`` can receive RCS (guide §6.7). Raises AdapterError when the vendor fails."""
+        if channel != ChannelKind.RCS:
+            return True
+        response = self._client.capabilities(address, request_id=f"cap-{address.lstrip('+')}")
+        return response.status_code == 200
+
+    @staticmethod
+    def body_for(message: OutboundMessage) -> dict[str, Any]:
+        """The ``agentMessages`` JSON of ``message`` (public for the serialisation tests)."""
+        payload = message.payload
+        content: dict[str, Any] = {}
+        if payload.get("rich_card"):
+            content["richCard"] = payload["rich_card"]
+        elif payload.get("file_url"):
+            content["contentInfo"] = {"fileUrl": payload["file_url"], "forceRefresh": False}
+        else:
+            content["text"] = message.text
+        if payload.get("suggestions"):
+            content["suggestions"] = list(payload["suggestions"])  # passed through as the vendor defines them
+        body: dict[str, Any] = {"contentMessage": content}
+        if payload.get("ttl"):
+            body["ttl"] = str(payload["ttl"])
+        return body
+
+    def send(self, message: OutboundMessage) -> SubmitResult:
+        """POST an agent message with the client reference as its ``messageId``.
+
+        Side effects: one vendor call (bounded retries by channels_out.http). Raises AdapterError with the
+        Appendix 1 code (404 not RCS-capable, 400 bad number, 401 credentials) as permanent; 5xx/429/timeouts
+        as transient.
+        """
+        try:
+            response = self._client.agent_message(
+                message.to, self.body_for(message), message_id=message.client_reference
+            )
+        except VendorHttpError as exc:
+            code = exc.vendor_code
+            if exc.status_code == 403:
+                code = "401"  # the catalogue's "vendor refused the access token" row covers both
+            raise AdapterError(exc.message, permanent=exc.permanent, vendor_code=code) from exc
+        return SubmitResult(
+            vendor_message_id=message.client_reference,
+            status="ALREADY_EXISTS" if response.status_code == 409 else "PENDING",
+            raw={"http_status": response.status_code},
+        )
+
+    def verify_signature(self, body: bytes, headers: Mapping[str, str]) -> None:
+        """Check ``X-Goog-Signature`` over the decoded ``message.data``. 401 unsigned, 403 wrong or unreadable."""
+        given = header_get(headers, SIGNATURE_HEADER)
+        if not given:
+            raise CallbackRejected("The callback is not signed.", status=401)
+        try:
+            data = _data_bytes(body)
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise CallbackRejected(f"Malformed RBM callback: {exc!r}", status=403) from exc
+        if not self._client_token or not hmac.compare_digest(given.strip(), self.sign(data)):
+            raise CallbackRejected("The callback signature does not match.", status=403)
+
+    def sign(self, data: bytes) -> str:
+        digest = hmac.new(self._client_token.encode(), data, hashlib.sha512).digest()
+        return base64.b64encode(digest).decode()
+
+    def parse_callback(self, body: bytes, headers: Mapping[str, str]) -> list[CallbackItem]:
+        """Read a Pub/Sub push envelope into a receipt or an inbound message. CallbackRejected if malformed."""
+        try:
+            event = json.loads(_data_bytes(body))
+            at = _rfc3339(str(event.get("sendTime") or event.get("eventTime") or ""))
+            if "eventType" in event:
+                status = RECEIPTS.get(str(event["eventType"]))
+                if status is None:
+                    return []  # IS_TYPING and other presence events carry no message state
+                return [
+                    DeliveryEvent(
+                        vendor_message_id=str(event["messageId"]),
+                        status=status,
+                        occurred_at=at,
+                        raw_status=str(event["eventType"]),
+                    )
+                ]
+            reply = event.get("suggestionResponse") or {}
+            text = str(event.get("text") or reply.get("text") or "")
+            extra = {"postback_data": reply["postbackData"]} if reply.get("postbackData") else {}
+            return [
+                InboundMessage(
+                    vendor_message_id=str(event["messageId"]),
+                    channel=ChannelKind.RCS,
+                    from_address=str(event["senderPhoneNumber"]),
+                    sender_id=str(event.get("agentId") or ""),
+                    text=text,
+                    received_at=at,
+                    payload=extra,
+                )
+            ]
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise CallbackRejected(f"Malformed RBM callback: {exc!r}") from exc
+
+
+def _data_bytes(body: bytes) -> bytes:
+    envelope = json.loads(body)
+    return base64.b64decode(envelope["message"]["data"], validate=True)
+
+
+def _rfc3339(value: str) -> datetime.datetime:
+    if not value:
+        raise ValueError("the event has no time")
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("naive time")
+    return parsed

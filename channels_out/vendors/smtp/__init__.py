@@ -1,0 +1,1 @@
+"""E-mail through a real SMTP server with Django's e-mail machinery, open tracking and bounces."""

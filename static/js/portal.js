@@ -235,3 +235,34 @@
     field.dispatchEvent(new Event("change", { bubbles: true }));
   });
 })();
+
+// Import contacts (guide §8.2): drag and drop onto the file field; Next of step 3 waits for a phoneNumber column.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-dropzone]").forEach(function (zone) {
+      var input = zone.querySelector("[data-dropzone-input]");
+      var name = zone.querySelector("[data-dropzone-name]");
+      function show() { if (name && input.files.length) { name.textContent = input.files[0].name; } }
+      input.addEventListener("change", show);
+      zone.addEventListener("dragover", function (event) { event.preventDefault(); zone.classList.add("dragover"); });
+      zone.addEventListener("dragleave", function () { zone.classList.remove("dragover"); });
+      zone.addEventListener("drop", function (event) {
+        event.preventDefault();
+        zone.classList.remove("dragover");
+        if (event.dataTransfer && event.dataTransfer.files.length) { input.files = event.dataTransfer.files; show(); }
+      });
+    });
+    document.querySelectorAll("[data-mapping-form]").forEach(function (form) {
+      var next = form.querySelector("[data-mapping-next]");
+      function sync() {
+        var mapped = Array.prototype.some.call(form.querySelectorAll("[data-mapping-select]"), function (s) {
+          return s.value === "phone";
+        });
+        next.disabled = !mapped;
+      }
+      form.addEventListener("change", sync);
+      sync();
+    });
+  });
+})();

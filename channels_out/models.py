@@ -293,3 +293,107 @@ class SimulatedReport(TenantModel):
 
     def __str__(self) -> str:
         return f"simulated report due {self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ApiSend(TenantModel):
+    """A message sent through the send API (seed 004 §1.5-§1.9): the key that sent it, its batch and reference.
+
+    Kept beside ``Message`` so the channel layer's hot table stays lean; the API's status lookups, group filters
+    and customer webhooks (``channels_out.webhooks``) read it.
+    """
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="api_send")
+    access = models.ForeignKey("api.ApiAccess", null=True, on_delete=models.SET_NULL, related_name="+")
+    group_id = models.UUIDField(_("group ID"))
+    custom = models.CharField(_("custom reference"), max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["company", "group_id"], name="api_send_group"),
+            models.Index(fields=["company", "custom"], name="api_send_custom"),
+        ]
+
+    def __str__(self) -> str:
+        return f"api send {self.group_id}"
+
+
+class ApiIdempotencyKey(TenantModel):
+    """The first answer to a send-API request carrying an ``Idempotency-Key`` (seed 004 §5.6).
+
+    Same key and same body replays ``response``; the same key with another body is refused. Rows older than
+    ``PORTAL_API_IDEMPOTENCY_HOURS`` are purged by the webhook beat job.
+    """
+
+    access = models.ForeignKey("api.ApiAccess", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["access", "key"], name="api_idempotency_unique_key"),
+        ]
+        indexes = [models.Index(fields=["company", "created_at"], name="api_idempotency_age")]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.key[:16]}"
+
+
+class WebhookDelivery(PublicIdMixin, TenantModel):
+    """One status callback to an API access's webhook (seed 004 §1.4 body, §2.8.1 retries): the durable outbox.
+
+    ``pending`` rows are sent when ``next_attempt_at`` is due; a 2xx makes them ``delivered``; after the last retry
+    they become ``dead`` (the dead-letter list) until a user replays them from the portal.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        DEAD = "dead", _("Failed (dead letter)")
+
+    access = models.ForeignKey("api.ApiAccess", on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, null=True, on_delete=models.SET_NULL, related_name="+")
+    event = models.CharField(_("event"), max_length=64)
+    url = models.CharField(_("URL"), max_length=500)
+    body = models.TextField()  # the exact JSON that is signed and posted
+    dedupe_key = models.CharField(max_length=100)  # "<message id>:<status>": a repeated notice adds nothing
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)  # in the current retry cycle
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    dead_at = models.DateTimeField(_("given up"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["access", "dedupe_key"], name="webhook_delivery_unique_notice"),
+        ]
+        indexes = [
+            models.Index(fields=["company", "access", "-id"], name="webhook_delivery_list"),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="pending"), name="webhook_delivery_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.url} ({self.state})"
+
+
+class WebhookAttempt(TenantModel):
+    """One try of a webhook delivery: the endpoint's answer, its latency and an excerpt of its body."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField(_("attempt"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"))
+    response_excerpt = models.CharField(_("response"), max_length=500, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    replay = models.BooleanField(_("replayed by a user"), default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "delivery", "number"], name="webhook_attempt_log")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"

@@ -1102,3 +1102,32 @@ def simulator_connection_create(
         priority=priority, rate_limit=rate_limit, config={"callback_secret": uuid.uuid4().hex},
     )  # fmt: skip
     return connection_save(company=company, actor=actor, connection=connection)
+
+
+# -- the send API ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_messages_send(
+    *, company: Company, access: Any, items: Sequence[OutgoingItem], custom: Sequence[str]
+) -> tuple[uuid.UUID, list[Message]]:
+    """Queue the messages of one send-API request (seed 004 §1.5-§1.9) and return its group id and rows.
+
+    Side effects: as ``message_send_batch`` with origin ``api`` (traffic type A2P, told apart as API by the
+    origin, guide §5), plus one ``ApiSend`` row per new message linking it to ``access`` (whose webhook gets its
+    status changes), the batch's ``group_id`` and the caller's ``custom`` reference (same order as ``items``).
+    A message returned again for a known client reference keeps its first ApiSend row.
+    Errors: as ``message_send_batch``.
+    """
+    from channels_out.models import ApiSend
+
+    group_id = uuid.uuid4()
+    messages = message_send_batch(company=company, actor=None, origin=Message.Origin.API, items=items)
+    ApiSend.objects.bulk_create(
+        [
+            ApiSend(company=company, message=m, access=access, group_id=group_id, custom=ref)
+            for m, ref in zip(messages, custom, strict=True)
+        ],
+        ignore_conflicts=True,
+    )
+    return group_id, messages

@@ -6,6 +6,8 @@ on the bulk queue so that a big campaign never delays a one-time password or a c
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from portal.core.exceptions import TransientError
@@ -73,3 +75,28 @@ def channels_upkeep_task() -> dict[str, int | bool]:
         "expired": services.messages_expire(),
         "callbacks": services.callbacks_pending_kick(),
     }
+
+
+@shared_task(name="realtime.channels_out.webhook_deliveries_create", acks_late=True)
+def webhook_deliveries_create_task(company_id: int, changes: list[list[Any]]) -> int:
+    """Turn status changes of API messages into customer webhook deliveries."""
+    from channels_out.webhooks import webhook_deliveries_create
+
+    return webhook_deliveries_create(company_id=company_id, changes=changes)
+
+
+@shared_task(name="realtime.channels_out.webhook_deliveries_send", acks_late=True)
+def webhook_deliveries_send_task() -> int:
+    """Post the customer webhook deliveries that are due."""
+    from channels_out.webhooks import webhook_deliveries_send
+
+    return webhook_deliveries_send()
+
+
+@shared_task(name="realtime.channels_out.webhook_upkeep")
+@cron_task(lock_timeout=120)
+def webhook_upkeep_task() -> dict[str, int]:
+    """Beat: send due webhook deliveries whose countdown was lost; purge old idempotency keys."""
+    from channels_out.webhooks import webhook_upkeep
+
+    return webhook_upkeep()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels_out import views
+from channels_out import views, webhooks_views
 
 app_name = "channels_out"
 
@@ -12,5 +12,22 @@ urlpatterns = [
         name="email-open",
     ),
     path("messages/", views.message_log, name="message-list"),
+    # The send API's webhook log, under the API Accesses section (issue 5 §6).
+    path("api-accesses/<uuid:uuid>/webhooks/", webhooks_views.webhook_list, name="webhook-list"),
+    path(
+        "api-accesses/<uuid:uuid>/webhooks/replay-dead/",
+        webhooks_views.webhook_replay_dead,
+        name="webhook-replay-dead",
+    ),
+    path(
+        "api-accesses/<uuid:uuid>/webhooks/<uuid:delivery>/",
+        webhooks_views.webhook_detail,
+        name="webhook-detail",
+    ),
+    path(
+        "api-accesses/<uuid:uuid>/webhooks/<uuid:delivery>/replay/",
+        webhooks_views.webhook_replay,
+        name="webhook-replay",
+    ),
     path("messages/<uuid:uuid>/", views.message_detail, name="message-detail"),
 ]

@@ -25,6 +25,7 @@ app.conf.beat_schedule = {
     "core-heartbeat": {"task": "realtime.core.heartbeat", "schedule": 30.0},
     "channels-simulated-reports": {"task": "realtime.channels_out.simulated_reports_due", "schedule": 2.0},
     "channels-upkeep": {"task": "realtime.channels_out.upkeep", "schedule": 15.0},
+    "channels-webhooks": {"task": "realtime.channels_out.webhook_upkeep", "schedule": 5.0},
     # Fallback timers, due schedules and completion of broadcasts (broadcasts/engine.py).
     "broadcasts-sweep": {"task": "realtime.broadcasts.sweep", "schedule": 2.0},
 }

@@ -136,3 +136,8 @@ LABELS.update(
         BROADCAST_ABORTED: _("Aborted broadcast"),
     }
 )
+
+# Send-API customer webhooks (channels_out.webhooks): a user replayed one or all failed deliveries.
+WEBHOOK_REPLAYED = "webhook.replayed"
+
+LABELS.update({WEBHOOK_REPLAYED: _("Replayed webhook deliveries")})

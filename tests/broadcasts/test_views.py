@@ -270,3 +270,20 @@ def test_role_without_broadcasts_permission_gets_403(
 def test_menu_leads_to_the_broadcasts_tab(admin_user: User, client_for: ClientFor) -> None:
     page = client_for(admin_user).get(reverse("dashboard:index")).content.decode()
     assert f'href="{reverse("broadcasts:broadcast-list")}"' in page
+
+
+def test_to_broadcasts_from_a_target_preselects_it(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """Guide §8.3 "To broadcasts" (Contacts → Targets) opens the New broadcast form with the target chosen."""
+    from contacts.services import target_create
+
+    target = target_create(
+        company=company, actor=None, name="Madrid", filters=[{"key": "first_name", "mode": "nonempty"}]
+    )
+    client = client_for(admin_user)
+    targets_page = client.get(reverse("contacts:target-list")).content.decode()
+    link = f"{reverse('broadcasts:broadcast-create')}?target={target.uuid}"
+    assert link in targets_page
+    form = client.get(link).content.decode()
+    assert re.search(rf'<option value="{target.uuid}"\s+selected>', form)

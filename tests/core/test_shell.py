@@ -44,7 +44,7 @@ def test_menu_shows_only_what_the_roles_allow(
 def test_section_not_built_yet_is_an_honest_page(
     client_for: Callable[[User], Client], admin_user: User
 ) -> None:
-    response = client_for(admin_user).get("/soon/broadcasts/")
+    response = client_for(admin_user).get("/soon/conversations/")
     assert response.status_code == 200
     assert "not available yet" in response.content.decode()
     assert client_for(admin_user).get("/soon/dashboard/").status_code == 404  # built sections have real pages
@@ -54,7 +54,7 @@ def test_section_not_built_yet_is_an_honest_page(
 def test_section_outside_the_roles_is_403(
     client_for: Callable[[User], Client], finance_manager: User
 ) -> None:
-    assert client_for(finance_manager).get("/soon/broadcasts/").status_code == 403
+    assert client_for(finance_manager).get("/soon/conversations/").status_code == 403
 
 
 def test_dashboard_needs_its_permission(client_for: Callable[[User], Client], company: Company) -> None:

@@ -26,13 +26,10 @@ def key(company: Company, simulator: Connection) -> IssuedKey:
 
 
 def _call(client: Client, method: str, path: str, key: IssuedKey, body: Any = None, **headers: str) -> Any:
-    extra = {
-        "HTTP_AUTHORIZATION": f"Bearer {key.key}",
-        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
-    }
+    sent = {"Authorization": f"Bearer {key.key}", **headers}
     if method == "GET":
-        return client.get("/api/v1/" + path, **extra)
-    return client.post("/api/v1/" + path, json.dumps(body), content_type="application/json", **extra)
+        return client.get("/api/v1/" + path, headers=sent)
+    return client.post("/api/v1/" + path, json.dumps(body), content_type="application/json", headers=sent)
 
 
 def _error(response: Any, status: int, error_type: str) -> dict[str, Any]:

@@ -104,6 +104,7 @@ def main() -> None:
     started = time.perf_counter()
     added = engine.broadcast_fan_out(company_id=company.pk, broadcast_id=run.pk)
     fan_out = time.perf_counter() - started
+    fan_out_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if added != args.rows or BroadcastRecipient.objects.filter(broadcast=run).count() != args.rows:
         raise SystemExit(f"fan-out created {added} rows, expected {args.rows}")
 
@@ -130,6 +131,9 @@ def main() -> None:
     )
     print(f"raw COPY of the same rows: {raw_copy:.2f} s ({args.rows / raw_copy:,.0f} rows/s)")
     print(f"ratio fan-out / COPY: {fan_out / raw_copy:.2f}x (target ≤ 3x)")
+    print(
+        f"peak memory after the fan-out (before the baseline; includes a contact load done in this run): {fan_out_peak_mb:.0f} MB"
+    )
     print(f"peak memory of this process (includes the baseline's in-memory rows): {peak_mb:.0f} MB")
     # Leave the database as it was for the next run (the contacts stay).
     BroadcastRecipient.objects.filter(broadcast__in=[run, baseline_run]).delete()

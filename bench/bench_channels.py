@@ -14,15 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DB_NAME", "portal_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from benchsetup import bench_django
+
 BROKER = "redis://127.0.0.1:6379/12"
 CACHE = "redis://127.0.0.1:6379/13"
 os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = BROKER
@@ -36,19 +31,11 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=5000)
     args = parser.parse_args()
 
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-         f"create database {os.environ['DB_NAME']} owner portal"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    import django
-
-    django.setup()
+    bench_django("portal_bench")
     import redis
-    from django.core.management import call_command
     from django.db import transaction
+    from django.utils import timezone
 
-    call_command("migrate", verbosity=0)
     redis.Redis.from_url(BROKER).flushdb()
     redis.Redis.from_url(CACHE).flushdb()
 
@@ -96,7 +83,7 @@ def main() -> None:
             "vendor_message_id", flat=True
         )[: args.reports]
     )
-    now = django.utils.timezone.now().isoformat()
+    now = timezone.now().isoformat()
 
     def store(ids: list[str]) -> None:
         with transaction.atomic():

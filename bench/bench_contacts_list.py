@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DB_NAME", "portal_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from benchsetup import bench_django
 
 CITIES = ["Madrid", "Paris", "Berlin", "Rome", "Lisbon"]
 
@@ -37,18 +30,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-         f"create database {os.environ['DB_NAME']} owner portal"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    bench_django("portal_bench")
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     from contacts import services
     from contacts.indexes import slot_index_ensure
     from contacts.models import Contact, ContactAttribute

@@ -8,8 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts.models import Broadcast
+from broadcasts.models import Broadcast, BroadcastTemplate
 from broadcasts.services import broadcast_moderate
+from broadcasts.template_services import template_moderate
 from portal.core.exceptions import ApplicationError
 
 
@@ -60,4 +61,42 @@ class BroadcastAdmin(admin.ModelAdmin[Broadcast]):
 
     @admin.action(description=_("Reject (back to the author)"))
     def reject(self, request: HttpRequest, queryset: QuerySet[Broadcast]) -> None:
+        self._moderate(request, queryset, approve=False)
+
+
+@admin.register(BroadcastTemplate)
+class BroadcastTemplateAdmin(admin.ModelAdmin[BroadcastTemplate]):
+    """Back office moderation of templates (guide §7.3 item 8, same decision as for runs)."""
+
+    list_display = ["id", "name", "company", "state", "recurrence", "schedule_status", "next_launch_at"]
+    list_filter = ["state", "schedule_status", "recurrence"]
+    search_fields = ["name", "company__name"]
+    readonly_fields = [f.name for f in BroadcastTemplate._meta.concrete_fields if f.name != "moderation_note"]
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def _moderate(
+        self, request: HttpRequest, queryset: QuerySet[BroadcastTemplate], *, approve: bool
+    ) -> None:
+        for template in queryset.select_related("company"):
+            try:
+                template_moderate(
+                    company=template.company,
+                    actor=request.user,
+                    template=template,
+                    approve=approve,
+                    note=template.moderation_note
+                    or ("" if approve else str(_("Rejected by the moderator."))),
+                )
+            except ApplicationError as exc:
+                self.message_user(request, f"{template}: {exc.message}", messages.WARNING)
+
+    @admin.action(description=_("Approve (the schedule runs)"))
+    def approve(self, request: HttpRequest, queryset: QuerySet[BroadcastTemplate]) -> None:
+        self._moderate(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject (back to the author)"))
+    def reject(self, request: HttpRequest, queryset: QuerySet[BroadcastTemplate]) -> None:
         self._moderate(request, queryset, approve=False)

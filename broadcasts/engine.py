@@ -685,13 +685,17 @@ def broadcast_schedule_due(*, company_id: int, broadcast_id: int) -> bool:
 
 
 def broadcasts_sweep() -> dict[str, int]:
-    """One beat tick: start due schedules, enqueue the engine for runs with due timers, complete finished runs,
+    """One beat tick: launch due template slots, start due schedules, enqueue the engine for runs with due timers, complete finished runs,
     refresh counters, and re-enqueue a fan-out whose task was lost. Returns what it did, for logs and tests.
 
     Runs are read through the partial index ``broadcast_active`` (only Scheduled and In progress rows).
     """
+    from broadcasts.template_services import templates_launch_due
+
     now = timezone.now()
     done = {"scheduled": 0, "advanced": 0, "completed": 0, "fan_out": 0}
+    # Guide §7.4: recurrent runs of templates are made by this same tick (no second beat entry to keep in step).
+    done["templates"] = templates_launch_due(now=now)
     due_schedules = Broadcast.objects.filter(status=Status.SCHEDULED, scheduled_for__lte=now).values_list(
         "company_id", "pk"
     )

@@ -12,9 +12,10 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep
+from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep, BroadcastTemplate
 from broadcasts.selectors import recipient_choices
 from broadcasts.services import BroadcastData, StepData, step_data_of
+from broadcasts.template_services import TemplateData, template_steps
 from channels_out.kinds import ChannelKind
 from contacts.models import Tag, Target
 from portal.tenants.models import Company
@@ -22,8 +23,10 @@ from portal.tenants.models import Company
 STEP_FIELDS = ("channel", "sender_id", "wait_for", "wait_value", "wait_unit", "text", "title")
 
 
-class BroadcastForm(forms.Form):
-    """The run's own fields; the chain's steps are rows ``s-<n>-<field>`` read by :func:`steps_from_post`."""
+class ChainForm(forms.Form):
+    """Fields shared by the New broadcast (guide §6.6) and New template (guide §7.3) forms: name, description,
+    recipients, mode and the RCS check; the chain's steps are rows ``s-<n>-<field>`` read by
+    :func:`steps_from_post` and edited by :func:`steps_edit` for both forms."""
 
     name = forms.CharField(label=_("Broadcast name"), max_length=NAME_MAX)
     description = forms.CharField(
@@ -36,13 +39,6 @@ class BroadcastForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "+4915112345678, +4915187654321"}),
         help_text=_("One or several, separated by commas."),
-    )
-    instantly = forms.BooleanField(label=_("Instantly"), required=False)
-    scheduled_for = forms.DateTimeField(
-        label=_("Schedule"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
     type = forms.ChoiceField(
         label=_("Mode"),
@@ -61,20 +57,55 @@ class BroadcastForm(forms.Form):
         assert isinstance(tag_field, forms.MultipleChoiceField)  # noqa: S101  (declared above)
         target_field.choices = [(str(t.uuid), t.name) for t in targets]
         tag_field.choices = [(str(t.uuid), t.name) for t in tags]
+
+    def local_datetime(self, name: str) -> datetime.datetime | None:
+        """A posted wall-clock time read in the company's time zone (the browser's value has none)."""
+        value: datetime.datetime | None = self.cleaned_data.get(name)
+        if value is None:
+            return None
+        return timezone.make_aware(value.replace(tzinfo=None), zoneinfo.ZoneInfo(self.company.time_zone))
+
+    def recipient_ids(self) -> tuple[list[int], list[int]]:
+        """The chosen targets' and tags' primary keys, within the company."""
+        data = self.cleaned_data
+        target_ids = list(
+            Target.objects.filter(company=self.company, uuid__in=data.get("targets") or []).values_list(
+                "pk", flat=True
+            )
+        )
+        tag_ids = list(
+            Tag.objects.filter(company=self.company, uuid__in=data.get("tags") or []).values_list(
+                "pk", flat=True
+            )
+        )
+        return target_ids, tag_ids
+
+
+class BroadcastForm(ChainForm):
+    """The New/Edit broadcast form (guide §6.6): the shared fields plus Instantly and the launch date."""
+
+    instantly = forms.BooleanField(label=_("Instantly"), required=False)
+    scheduled_for = forms.DateTimeField(
+        label=_("Schedule"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, company=company, **kwargs)
         self.fields["scheduled_for"].help_text = _("In your company's time zone (%(tz)s).") % {
             "tz": company.time_zone
         }
 
     def clean_scheduled_for(self) -> datetime.datetime | None:
-        value: datetime.datetime | None = self.cleaned_data.get("scheduled_for")
-        if value is None:
-            return None
         # The browser sends a wall-clock time; it means the company's time zone, not the server's.
-        return timezone.make_aware(value.replace(tzinfo=None), zoneinfo.ZoneInfo(self.company.time_zone))
+        return self.local_datetime("scheduled_for")
 
     def data_with(self, steps: list[StepData]) -> BroadcastData:
         """The service input from the cleaned fields and the steps."""
         data = self.cleaned_data
+        target_ids, tag_ids = self.recipient_ids()
         return BroadcastData(
             name=data.get("name", ""),
             description=data.get("description", ""),
@@ -82,19 +113,116 @@ class BroadcastForm(forms.Form):
             instantly=bool(data.get("instantly")),
             scheduled_for=data.get("scheduled_for"),
             rcs_check=bool(data.get("rcs_check")),
-            target_ids=list(
-                Target.objects.filter(company=self.company, uuid__in=data.get("targets") or []).values_list(
-                    "pk", flat=True
-                )
-            ),
-            tag_ids=list(
-                Tag.objects.filter(company=self.company, uuid__in=data.get("tags") or []).values_list(
-                    "pk", flat=True
-                )
-            ),
+            target_ids=target_ids,
+            tag_ids=tag_ids,
             numbers=[data.get("numbers") or ""],
             steps=steps,
         )
+
+
+WEEKDAYS = [
+    ("1", _("Monday")),
+    ("2", _("Tuesday")),
+    ("3", _("Wednesday")),
+    ("4", _("Thursday")),
+    ("5", _("Friday")),
+    ("6", _("Saturday")),
+    ("7", _("Sunday")),
+]
+LOCAL_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+def _local_widget() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class TemplateForm(ChainForm):
+    """The New/Edit template form (guide §7.3): the shared fields plus the recurring schedule; no "Instantly"."""
+
+    recurrence = forms.ChoiceField(
+        label=_("Repeat"), choices=BroadcastTemplate.Recurrence.choices, initial="none"
+    )
+    at_time = forms.TimeField(
+        label=_("At"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    weekdays = forms.MultipleChoiceField(
+        label=_("On"), choices=WEEKDAYS, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    month_day = forms.IntegerField(label=_("Day of the month"), required=False, min_value=1, max_value=31)
+    effective_from = forms.DateTimeField(
+        label=_("Effective from"), required=False, widget=_local_widget(), input_formats=LOCAL_INPUT
+    )
+    effective_till = forms.DateTimeField(
+        label=_("Effective till"), required=False, widget=_local_widget(), input_formats=LOCAL_INPUT
+    )
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, company=company, **kwargs)
+        self.fields["name"].label = _("Name")
+        tz = {"tz": company.time_zone}
+        self.fields["effective_from"].help_text = (
+            _("In your company's time zone (%(tz)s). For Once, the launch time.") % tz
+        )
+        self.fields["at_time"].help_text = _("In your company's time zone (%(tz)s).") % tz
+        self.fields["month_day"].help_text = _("Past the month's last day, the last day is used.")
+
+    def clean_effective_from(self) -> datetime.datetime | None:
+        return self.local_datetime("effective_from")
+
+    def clean_effective_till(self) -> datetime.datetime | None:
+        return self.local_datetime("effective_till")
+
+    def data_with(self, steps: list[StepData]) -> TemplateData:
+        """The service input from the cleaned fields and the steps."""
+        data = self.cleaned_data
+        target_ids, tag_ids = self.recipient_ids()
+        return TemplateData(
+            name=data.get("name", ""),
+            description=data.get("description", ""),
+            type=data.get("type") or Broadcast.Type.FALLBACK,
+            rcs_check=bool(data.get("rcs_check")),
+            target_ids=target_ids,
+            tag_ids=tag_ids,
+            numbers=[data.get("numbers") or ""],
+            steps=steps,
+            recurrence=data.get("recurrence") or BroadcastTemplate.Recurrence.NONE,
+            at_time=data.get("at_time"),
+            weekdays=[int(d) for d in data.get("weekdays") or []],
+            month_day=data.get("month_day"),
+            effective_from=data.get("effective_from"),
+            effective_till=data.get("effective_till"),
+        )
+
+
+def template_initial_of(template: BroadcastTemplate) -> dict[str, Any]:
+    """The template form's initial values (Edit)."""
+    tz = zoneinfo.ZoneInfo(template.company.time_zone)
+
+    def local(value: datetime.datetime | None) -> datetime.datetime | None:
+        return value.astimezone(tz).replace(tzinfo=None) if value else None
+
+    return {
+        "name": template.name,
+        "description": template.description,
+        "targets": [
+            str(u) for u in Target.objects.filter(pk__in=template.target_ids).values_list("uuid", flat=True)
+        ],
+        "tags": [str(u) for u in Tag.objects.filter(pk__in=template.tag_ids).values_list("uuid", flat=True)],
+        "numbers": ", ".join(template.numbers),
+        "type": template.type,
+        "rcs_check": template.rcs_check,
+        "recurrence": template.recurrence,
+        "at_time": template.at_time,
+        "weekdays": [str(d) for d in template.weekdays],
+        "month_day": template.month_day,
+        "effective_from": local(template.effective_from),
+        "effective_till": local(template.effective_till),
+    }
+
+
+def template_step_rows(template: BroadcastTemplate) -> list[dict[str, str]]:
+    """The steps editor's rows for a template's stored chain."""
+    return [{name: str(getattr(step, name)) for name in STEP_FIELDS} for step in template_steps(template)]
 
 
 def initial_of(broadcast: Broadcast) -> dict[str, Any]:

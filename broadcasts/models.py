@@ -89,6 +89,17 @@ class Broadcast(PublicIdMixin, TenantModel):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     moderation_note = models.CharField(_("moderation note"), max_length=500, blank=True)
+    # Guide §6.2 / §7.4: the template that made this run (Recurrent runs, and "Launch manually" from a template),
+    # and for Recurrent runs the schedule slot it fills: unique per template, so a slot never launches twice.
+    template = models.ForeignKey(
+        "broadcasts.BroadcastTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        verbose_name=_("template"),
+    )
+    template_slot = models.DateTimeField(null=True, blank=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
@@ -102,6 +113,13 @@ class Broadcast(PublicIdMixin, TenantModel):
     unsuccessful = models.PositiveIntegerField(default=0)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "template_slot"],
+                condition=Q(template_slot__isnull=False),
+                name="broadcast_template_slot_once",
+            ),
+        ]
         indexes = [
             models.Index(fields=["company", "id"], name="broadcast_list_id"),
             models.Index(fields=["company", "name", "id"], name="broadcast_list_name"),
@@ -313,3 +331,115 @@ class BroadcastAttempt(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.recipient_id} step {self.step_id} ({self.state})"
+
+
+class BroadcastTemplate(PublicIdMixin, TenantModel):
+    """A reusable broadcast with an optional recurring schedule (guide §7 "Broadcast Templates", inventory A §7).
+
+    The chain is kept as the list of steps the New broadcast form's steps editor produces (``steps``: the fields of
+    ``services.StepData``), so the same editor and the same validation serve both forms; a run launched from the
+    template gets real BroadcastStep rows. Guide §7.1: in templates the per-step Sender ID is optional; the run's
+    launch checks it.
+    """
+
+    class State(models.TextChoices):
+        # Guide §7.3 item 8: with company moderation on, a template is a draft until a moderator approves it;
+        # inventory A §20.7 [GAP] decision as for runs. Only a Ready template launches on schedule.
+        DRAFT = "draft", _("Draft")
+        ON_MODERATION = "on_moderation", _("On moderation")
+        REJECTED = "rejected", _("Rejected")
+        READY = "ready", _("Ready")
+
+    class Recurrence(models.TextChoices):
+        # Inventory A §7.1 [GAP] decision (the guide's sample is a daily run at a fixed time): none, once,
+        # daily, weekly on chosen weekdays, monthly on a day of the month, at a time, within the effective window.
+        NONE = "none", _("Not scheduled")
+        ONCE = "once", _("Once")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        MONTHLY = "monthly", _("Monthly")
+
+    class ScheduleStatus(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        EXPIRED = "expired", _("Expired")
+
+    name = models.CharField(_("name"), max_length=NAME_MAX)
+    description = models.TextField(_("description"), blank=True)
+    type = models.CharField(
+        _("type"), max_length=16, choices=Broadcast.Type.choices, default=Broadcast.Type.FALLBACK
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
+    rcs_check = models.BooleanField(_("RCS capability check before launch"), default=False)
+    target_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    tag_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    numbers = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    steps = models.JSONField(_("fallback chain"), default=list, blank=True)
+    recurrence = models.CharField(
+        _("repeat"), max_length=8, choices=Recurrence.choices, default=Recurrence.NONE
+    )
+    at_time = models.TimeField(_("at"), null=True, blank=True)  # wall clock in the company's time zone
+    # ISO weekdays, 1 = Monday … 7 = Sunday (weekly).
+    weekdays = ArrayField(models.PositiveSmallIntegerField(), default=list, blank=True)
+    # 1-31 (monthly); a day past the month's end means its last day (inventory A §7.1 [GAP] decision).
+    month_day = models.PositiveSmallIntegerField(_("day of the month"), null=True, blank=True)
+    effective_from = models.DateTimeField(_("effective from"), null=True, blank=True)
+    effective_till = models.DateTimeField(_("effective till"), null=True, blank=True)
+    schedule_status = models.CharField(
+        _("schedule status"), max_length=8, choices=ScheduleStatus.choices, default=ScheduleStatus.ACTIVE
+    )
+    next_launch_at = models.DateTimeField(_("next launch"), null=True, blank=True)
+    launches = models.PositiveIntegerField(_("launches"), default=0)
+    last_launch_at = models.DateTimeField(_("last launch"), null=True, blank=True)
+    moderation_note = models.CharField(_("moderation note"), max_length=500, blank=True)
+    # Set when a moderator approved the template: its recurrent runs then launch without moderation each time.
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Guide §7.2 Delete [GAP] decision: soft delete, so past runs keep their template ID and history.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["company", "id"], name="bctemplate_list_id"),
+            models.Index(fields=["company", "name", "id"], name="bctemplate_list_name"),
+            # The beat sweep reads only the few templates whose schedule can launch.
+            models.Index(
+                fields=["next_launch_at"],
+                condition=Q(schedule_status="active", state="ready", deleted_at__isnull=True),
+                name="bctemplate_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_target(self) -> bool:
+        """Guide §7.2 "Target" column: ✓ when recipients are set."""
+        return bool(self.target_ids or self.tag_ids or self.numbers)
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Guide §7.2 "Schedule" column: ✓ when the template launches on a schedule."""
+        return self.recurrence != self.Recurrence.NONE
+
+    @property
+    def can_pause_schedule(self) -> bool:
+        # Guide §7.2: Pause schedule for Active or Expired.
+        return self.is_scheduled and self.schedule_status in (
+            self.ScheduleStatus.ACTIVE,
+            self.ScheduleStatus.EXPIRED,
+        )
+
+    @property
+    def can_resume_schedule(self) -> bool:
+        return self.is_scheduled and self.schedule_status == self.ScheduleStatus.PAUSED
+
+    @property
+    def shown_next_launch(self) -> datetime.datetime | None:
+        """Guide §7.1: when the schedule is not active, the Next launch column shows the last launch instead."""
+        if self.schedule_status == self.ScheduleStatus.ACTIVE and self.is_scheduled:
+            return self.next_launch_at
+        return self.last_launch_at

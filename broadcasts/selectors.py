@@ -8,7 +8,13 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from broadcasts.models import Broadcast, BroadcastAttempt, BroadcastRecipient, BroadcastStep
+from broadcasts.models import (
+    Broadcast,
+    BroadcastAttempt,
+    BroadcastRecipient,
+    BroadcastStep,
+    BroadcastTemplate,
+)
 from channels_out.models import Message, MessageEvent
 from contacts.models import ContactAttribute, Tag, Target
 from portal.tenants.models import Company
@@ -20,6 +26,11 @@ AState = BroadcastAttempt.State
 def broadcast_list(*, company: Company) -> QuerySet[Broadcast]:
     """Every run of the company (guide §6.1: statistics of every broadcast since the account was registered)."""
     return Broadcast.objects.filter(company=company)
+
+
+def template_list(*, company: Company) -> QuerySet[BroadcastTemplate]:
+    """The company's templates that are not deleted (guide §7.2; a deleted template only lives on in its runs)."""
+    return BroadcastTemplate.objects.filter(company=company, deleted_at__isnull=True)
 
 
 def broadcast_steps(*, company: Company, broadcast: Broadcast) -> list[BroadcastStep]:

@@ -1,5 +1,5 @@
 """Broadcasts pages (guide §6): the runs table, the New/Edit form with the steps editor and the SMS composer,
-run actions, and the statistics view with per-recipient timelines."""
+run actions, and the statistics view with per-recipient timelines; the Templates tab and form (guide §7)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from broadcasts import selectors, services
+from broadcasts import selectors, services, template_services
 from broadcasts.forms import (
     BroadcastForm,
+    TemplateForm,
     initial_of,
     step_data,
     step_rows_of,
     steps_edit,
     steps_from_post,
+    template_initial_of,
+    template_step_rows,
 )
-from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStep
+from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStep, BroadcastTemplate
 from broadcasts.personalize import has_placeholders, placeholder_choices
 from broadcasts.services import TITLE_KEY, WAIT_FOR_ALLOWED, numbers_clean
 from channels_out.kinds import ChannelKind
@@ -78,8 +81,8 @@ BROADCAST_LIST = register_list(
             Column("launched", gettext_lazy("Launched"), "launched_at", Kind.DATETIME),
             Column("launch", gettext_lazy("Launch"), "launch_type", Kind.CHOICE, choices=tuple(Broadcast.LaunchType.choices)),
             Column("finished", gettext_lazy("Finished"), "finished_at", Kind.DATETIME),
-            # Broadcast templates are milestone 2 of issue 7; until then no run has a template.
-            Column("template", gettext_lazy("Template"), value=lambda b: None),
+            # Guide §6.2: shown as the template ID.
+            Column("template", gettext_lazy("Template"), "template_id", Kind.NUMBER),
             Column("description", gettext_lazy("Description"), "description", default=False),
             Column("created", gettext_lazy("Created"), "created_at", Kind.DATETIME, default=False),
         ),
@@ -397,3 +400,192 @@ def broadcast_recipient(request: PortalRequest, uuid: str, pk: int) -> HttpRespo
         {"broadcast": broadcast, "recipient": recipient, "timeline": timeline, "active_menu": "broadcasts"},
         partial="timeline",
     )
+
+
+# -- templates (guide §7) ------------------------------------------------------------------------------------------
+
+
+def _template_link(t: BroadcastTemplate, text: Any) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("broadcasts:template-edit", args=[t.uuid]), text)
+
+
+def _tick(value: bool) -> str:
+    return "✓" if value else "×"
+
+
+TEMPLATE_LIST = register_list(
+    ListSpec(
+        key="broadcast_templates",
+        columns=(
+            Column("id", gettext_lazy("ID"), "id", Kind.NUMBER, required=True, value=lambda t: _template_link(t, t.pk)),
+            Column("name", gettext_lazy("Name"), "name", required=True, value=lambda t: _template_link(t, t.name)),
+            Column("type", gettext_lazy("Type"), "type", Kind.CHOICE, choices=tuple(Broadcast.Type.choices)),
+            Column("launches", gettext_lazy("Launches"), "launches", Kind.NUMBER),
+            Column("last_launch", gettext_lazy("Last launch"), "last_launch_at", Kind.DATETIME),
+            Column("target", gettext_lazy("Target"), value=lambda t: _tick(t.has_target)),
+            Column("schedule", gettext_lazy("Schedule"), value=lambda t: _tick(t.is_scheduled)),
+            Column("schedule_status", gettext_lazy("Schedule status"), "schedule_status", Kind.CHOICE, choices=tuple(BroadcastTemplate.ScheduleStatus.choices)),
+            # Guide §7.1: when the schedule is not active, Next launch shows the last launch instead.
+            Column("next_launch", gettext_lazy("Next launch"), "next_launch_at", Kind.DATETIME, value=lambda t: t.shown_next_launch),
+            Column("effective_from", gettext_lazy("Effective from"), "effective_from", Kind.DATETIME),
+            Column("effective_till", gettext_lazy("Effective till"), "effective_till", Kind.DATETIME),
+            Column("state", gettext_lazy("State"), "state", Kind.CHOICE, choices=tuple(BroadcastTemplate.State.choices), default=False),
+            Column("description", gettext_lazy("Description"), "description", default=False),
+        ),
+        default_sort="-id",
+        page_size=100,
+    )
+)  # fmt: skip
+
+
+@company_view(perm=PERM)
+@require_GET
+def template_list(request: PortalRequest) -> HttpResponse:
+    """The Templates tab (guide §7.2): the guide's columns, column picker, filter, sort, pages."""
+    return list_response(
+        request,
+        qs=selectors.template_list(company=request.company),
+        spec=TEMPLATE_LIST,
+        template="broadcasts/template_list.html",
+        context={"active_menu": "broadcasts"},
+    )
+
+
+def _template_context(
+    request: PortalRequest,
+    form: TemplateForm,
+    rows: list[dict[str, str]],
+    template: BroadcastTemplate | None,
+    step_errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "template_obj": template,
+        "steps": _step_context(rows, step_errors or {}),
+        "has_rcs": any(r.get("channel") == ChannelKind.RCS for r in rows),
+        "channels": ChannelKind.choices,
+        "units": BroadcastStep.Unit.choices,
+        "placeholders": placeholder_choices(selectors.attribute_list(company=request.company)),
+        "moderation": request.company.moderation_required,
+        "active_menu": "broadcasts",
+    }
+
+
+def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:
+    post = request.POST
+    initial = {k: v for k, v in _posted_initial(request).items() if k not in ("instantly", "scheduled_for")}
+    initial.update(
+        {
+            "recurrence": post.get("recurrence", "none"),
+            "at_time": post.get("at_time", ""),
+            "weekdays": post.getlist("weekdays"),
+            "month_day": post.get("month_day", ""),
+            "effective_from": post.get("effective_from", ""),
+            "effective_till": post.get("effective_till", ""),
+        }
+    )
+    return initial
+
+
+def _template_form_page(request: PortalRequest, template: BroadcastTemplate | None) -> HttpResponse:
+    company = request.company
+    page = "broadcasts/template_form.html"
+    if request.method == "GET":
+        if template is not None:
+            form = TemplateForm(initial=template_initial_of(template), company=company)
+            rows = template_step_rows(template)
+        else:
+            form = TemplateForm(company=company)
+            rows = []
+        return render_page(request, page, _template_context(request, form, rows, template), partial="form")
+    rows = steps_from_post(request.POST)
+    op = request.POST.get("op", "")
+    if op:
+        # The same steps editor as the broadcast form (add / remove / reorder, nothing saved).
+        form = TemplateForm(initial=_template_posted_initial(request), company=company)
+        rows = steps_edit(rows, op)
+        return render_page(request, page, _template_context(request, form, rows, template), partial="form")
+    action = request.POST.get("action", "save")
+    if action not in ("save", "draft", "moderation"):
+        action = "save"
+    form = TemplateForm(request.POST, company=company)
+    step_errors: dict[str, list[str]] = {}
+    if form.is_valid():
+        try:
+            template_services.template_save(
+                company=company,
+                actor=request.user,
+                data=form.data_with(step_data(rows)),
+                template=template,
+                action=action,
+            )
+        except ValidationError as exc:
+            step_errors = {k: v for k, v in exc.message_dict.items() if k.startswith("steps.")}
+            others = {k: v for k, v in exc.message_dict.items() if not k.startswith("steps.")}
+            if others:
+                apply_service_error(form, ValidationError(others))
+            if step_errors and not others:
+                form.add_error(None, _("Check the steps of the chain."))
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            done = {
+                "save": _("The template was saved."),
+                "draft": _("The template was saved as a draft."),
+                "moderation": _("The template was sent to moderation."),
+            }[action]
+            messages.success(request, done)
+            return redirect_after_form(request, reverse("broadcasts:template-list"))
+    return render_page(
+        request, page, _template_context(request, form, rows, template, step_errors), partial="form"
+    )
+
+
+@company_view(perm=PERM)
+@require_http_methods(["GET", "POST"])
+def template_create(request: PortalRequest) -> HttpResponse:
+    """New template (guide §7.3): Save, or Save as draft / Send to moderation when the company has it on."""
+    return _template_form_page(request, None)
+
+
+@company_view(perm=PERM)
+@require_http_methods(["GET", "POST"])
+def template_edit(request: PortalRequest, uuid: str) -> HttpResponse:
+    """Edit a template (guide §7.2 Edit); a deleted template is not found."""
+    template = get_for_company_or_404(
+        BroadcastTemplate.objects.filter(deleted_at__isnull=True), company=request.company, uuid=uuid
+    )
+    return _template_form_page(request, template)
+
+
+TEMPLATE_ACTIONS: dict[str, tuple[Callable[..., Any], Any]] = {
+    "copy": (template_services.template_copy, gettext_lazy("A copy of the template was saved as a draft.")),
+    "launch": (template_services.template_launch, gettext_lazy("A broadcast was launched from the template.")),
+    "pause": (template_services.template_schedule_pause, gettext_lazy("The schedule was paused.")),
+    "resume": (template_services.template_schedule_resume, gettext_lazy("The schedule was resumed.")),
+    "delete": (template_services.template_delete, gettext_lazy("The template was deleted; its past runs are kept.")),
+}  # fmt: skip
+
+
+@company_view(perm=PERM)
+@require_POST
+def template_action(request: PortalRequest, uuid: str, action: str) -> HttpResponse:
+    """Copy, Launch manually, Pause/Resume schedule, Delete (guide §7.2 actions)."""
+    template = get_for_company_or_404(
+        BroadcastTemplate.objects.filter(deleted_at__isnull=True), company=request.company, uuid=uuid
+    )
+    if action not in TEMPLATE_ACTIONS:
+        return HttpResponse(status=404)
+    service, done = TEMPLATE_ACTIONS[action]
+    try:
+        result = service(company=request.company, actor=request.user, template=template)
+    except (ApplicationError, ValidationError) as exc:
+        text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
+        messages.error(request, text)
+        return redirect_after_form(request, reverse("broadcasts:template-list"))
+    messages.success(request, str(done))
+    if action == "launch":
+        return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[result.uuid]))
+    if action == "copy":
+        return redirect_after_form(request, reverse("broadcasts:template-edit", args=[result.uuid]))
+    return redirect_after_form(request, reverse("broadcasts:template-list"))

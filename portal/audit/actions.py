@@ -141,3 +141,28 @@ LABELS.update(
 WEBHOOK_REPLAYED = "webhook.replayed"
 
 LABELS.update({WEBHOOK_REPLAYED: _("Replayed webhook deliveries")})
+
+# Broadcast templates (guide §7): saved, moderated, schedule paused/resumed, launched by hand, deleted.
+BROADCAST_TEMPLATE_CREATED = "broadcast_template.created"
+BROADCAST_TEMPLATE_CHANGED = "broadcast_template.changed"
+BROADCAST_TEMPLATE_MODERATION_SENT = "broadcast_template.moderation_sent"
+BROADCAST_TEMPLATE_APPROVED = "broadcast_template.approved"
+BROADCAST_TEMPLATE_REJECTED = "broadcast_template.rejected"
+BROADCAST_TEMPLATE_PAUSED = "broadcast_template.paused"
+BROADCAST_TEMPLATE_RESUMED = "broadcast_template.resumed"
+BROADCAST_TEMPLATE_LAUNCHED = "broadcast_template.launched"
+BROADCAST_TEMPLATE_DELETED = "broadcast_template.deleted"
+
+LABELS.update(
+    {
+        BROADCAST_TEMPLATE_CREATED: _("Added new broadcast template"),
+        BROADCAST_TEMPLATE_CHANGED: _("Changed broadcast template"),
+        BROADCAST_TEMPLATE_MODERATION_SENT: _("Sent broadcast template to moderation"),
+        BROADCAST_TEMPLATE_APPROVED: _("Approved broadcast template"),
+        BROADCAST_TEMPLATE_REJECTED: _("Rejected broadcast template"),
+        BROADCAST_TEMPLATE_PAUSED: _("Paused broadcast template schedule"),
+        BROADCAST_TEMPLATE_RESUMED: _("Resumed broadcast template schedule"),
+        BROADCAST_TEMPLATE_LAUNCHED: _("Launched broadcast from template"),
+        BROADCAST_TEMPLATE_DELETED: _("Deleted broadcast template"),
+    }
+)

@@ -372,8 +372,11 @@ class WebhookDelivery(PublicIdMixin, TenantModel):
         ]
         indexes = [
             models.Index(fields=["company", "access", "-id"], name="webhook_delivery_list"),
+            # Few rows are pending at a time, so the sender's cross-company sweep scans this small partial index.
             models.Index(
-                fields=["next_attempt_at"], condition=Q(state="pending"), name="webhook_delivery_due"
+                fields=["company", "next_attempt_at"],
+                condition=Q(state="pending"),
+                name="webhook_delivery_pending",
             ),
         ]
 

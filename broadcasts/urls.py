@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.broadcast_create, name="broadcast-create"),
     path("form/recipients-count/", views.recipients_count, name="recipients-count"),
     path("form/sms-counter/", views.sms_counter, name="sms-counter"),
+    path("form/preview/", views.broadcast_preview, name="broadcast-preview"),
     path("templates/", views.template_list, name="template-list"),
     path("templates/new/", views.template_create, name="template-create"),
     path("templates/<uuid:uuid>/", views.template_edit, name="template-edit"),

@@ -30,6 +30,7 @@ from broadcasts.forms import (
 )
 from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStep, BroadcastTemplate
 from broadcasts.personalize import has_placeholders, placeholder_choices
+from broadcasts.preview import fallback_preview
 from broadcasts.services import TITLE_KEY, WAIT_FOR_ALLOWED, numbers_clean
 from channels_out.kinds import ChannelKind
 from channels_out.sms import GSM7, GSM7_BASIC, GSM7_EXTENSION, sms_info
@@ -589,3 +590,21 @@ def template_action(request: PortalRequest, uuid: str, action: str) -> HttpRespo
     if action == "copy":
         return redirect_after_form(request, reverse("broadcasts:template-edit", args=[result.uuid]))
     return redirect_after_form(request, reverse("broadcasts:template-list"))
+
+
+@company_view(perm=PERM)
+@require_POST
+def broadcast_preview(request: PortalRequest) -> HttpResponse:
+    """Fallback preview of the form as filled in (issue 7 item 5): paths, counts per hop, SMS parts, finish time.
+
+    htmx: the ``panel`` fragment into ``#broadcast-preview``; without JavaScript, a page of its own.
+    """
+    form = BroadcastForm(request.POST, company=request.company)
+    form.is_valid()  # the preview reads what is usable; the form's own errors show on Save or Launch
+    data = form.data_with(step_data(steps_from_post(request.POST)))
+    context: dict[str, Any] = {"active_menu": "broadcasts", "time_zone": request.company.time_zone}
+    try:
+        context["preview"] = fallback_preview(company=request.company, data=data, rcs_check=data.rcs_check)
+    except ValidationError as exc:
+        context["preview_error"] = " ".join(exc.messages)
+    return render_page(request, "broadcasts/broadcast_preview.html", context, partial="panel")

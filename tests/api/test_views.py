@@ -270,3 +270,10 @@ class TestAccessRules:
     def test_noc_engineer_role_may_manage_keys(self, client_for: ClientFor, noc_engineer: User) -> None:
         """Guide §13.4: NOC engineer holds "Manage API Accesses"."""
         assert client_for(noc_engineer).get(LIST_URL).status_code == 200
+
+
+def test_list_links_each_access_to_its_webhook_deliveries(
+    client_for: ClientFor, admin_user: User, issued: IssuedKey
+) -> None:
+    html = client_for(admin_user).get(LIST_URL).content.decode()
+    assert f'href="/api-accesses/{issued.access.uuid}/webhooks/"' in html

@@ -36,8 +36,15 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from broadcasts import personalize
-from broadcasts.models import Broadcast, BroadcastAttempt, BroadcastRecipient, BroadcastStep
+from broadcasts import personalize, quiet
+from broadcasts.models import (
+    Broadcast,
+    BroadcastAttempt,
+    BroadcastRecipient,
+    BroadcastSettings,
+    BroadcastStep,
+    QuietHours,
+)
 from broadcasts.tasks import broadcast_advance_task, broadcast_fan_out_task, broadcast_statuses_apply_task
 from channels_out import states
 from channels_out.kinds import ChannelKind
@@ -322,6 +329,30 @@ class _Context:
                 else set()
             )
         self._rcs: dict[str, Callable[[str], bool]] = {}
+        self.window, tz_attribute = quiet_window(broadcast)
+        self.tz_key = self.attribute_names.get(tz_attribute.strip().lower(), "") if tz_attribute else ""
+
+    def hold(
+        self, recipient: BroadcastRecipient, now: datetime.datetime
+    ) -> tuple[datetime.datetime, str] | None:
+        """Quiet hours (issue 7 item 5): when the recipient's local time is outside the allowed hours, the
+        opening to hold the step until and why; None when it may be sent now."""
+        if self.window is None:
+            return None
+        row = self.contacts.get(recipient.contact_id or 0) or {}
+        zone = quiet.recipient_zone(
+            address=recipient.address,
+            attribute_value=(row.get("attributes") or {}).get(self.tz_key) if self.tz_key else None,
+            company_zone=self.company.time_zone,
+        )
+        until = quiet.hold_until(self.window, now=now, zone=zone)
+        if until is None:
+            return None
+        reason = _("Quiet hours: sending allowed %(window)s in %(zone)s.") % {
+            "window": self.window,
+            "zone": zone,
+        }
+        return until, reason
 
     def values(self, recipient: BroadcastRecipient) -> dict[str, str]:
         row = self.contacts.get(recipient.contact_id or 0)
@@ -351,6 +382,21 @@ class _Context:
             check = getattr(adapter_for(connection), "check_capability", None) if connection else None
             self._rcs[sender_id] = (lambda a: bool(check(ChannelKind.RCS, a))) if check else (lambda a: True)
         return self._rcs[sender_id](address)
+
+
+def quiet_window(broadcast: Broadcast) -> tuple[quiet.Window | None, str]:
+    """The run's allowed sending hours (its own, the company's, or none) and the time-zone attribute name."""
+    settings = BroadcastSettings.objects.filter(company_id=broadcast.company_id).first()
+    tz_attribute = settings.tz_attribute if settings else ""
+    if broadcast.quiet_hours == QuietHours.OFF:
+        return None, tz_attribute
+    if broadcast.quiet_hours == QuietHours.CUSTOM:
+        if broadcast.allowed_from is None or broadcast.allowed_till is None:
+            return None, tz_attribute
+        return quiet.Window(broadcast.allowed_from, broadcast.allowed_till), tz_attribute
+    if settings is None or not settings.quiet_enabled:
+        return None, tz_attribute
+    return quiet.Window(settings.allowed_from, settings.allowed_till), tz_attribute
 
 
 def _address_for(ctx: _Context, step: BroadcastStep, recipient: BroadcastRecipient) -> tuple[str, str]:
@@ -413,6 +459,15 @@ def _plan(batch: _Batch) -> None:
                 recipient.step_order = step.order
                 reason = skip
                 continue
+            held = ctx.hold(recipient, batch.now)
+            if held is not None:
+                # Held, not skipped: no attempt is written, so the step is still sent (once) when the window
+                # opens; the sweep releases the recipient through next_check_at.
+                recipient.next_check_at, recipient.held_reason = held
+                recipient.held_until = recipient.next_check_at
+                sent = True
+                break
+            recipient.held_until, recipient.held_reason = None, ""
             deadline = batch.now + step.waiting_time
             attempt = BroadcastAttempt(
                 company_id=broadcast.company_id, broadcast=broadcast, recipient=recipient, step=step,
@@ -491,7 +546,17 @@ def _flush(batch: _Batch) -> None:
             recipient.updated_at = batch.now
         BroadcastRecipient.objects.bulk_update(
             list(batch.recipients.values()),
-            ["state", "step_order", "next_check_at", "reason", "rcs_capable", "resolved_at", "updated_at"],
+            [
+                "state",
+                "step_order",
+                "next_check_at",
+                "reason",
+                "rcs_capable",
+                "resolved_at",
+                "held_until",
+                "held_reason",
+                "updated_at",
+            ],
         )
 
 
@@ -536,7 +601,8 @@ def recipients_advance(
         }
         for recipient in recipients:
             if recipient.state == RState.NOT_INITIATED:
-                batch.starts.append(_Start(recipient, 0, ""))
+                # After the steps already skipped (step_order > 0 only when quiet hours held its first send).
+                batch.starts.append(_Start(recipient, recipient.step_order, recipient.reason))
                 continue
             attempt = waiting.get(recipient.pk)
             if attempt is None:

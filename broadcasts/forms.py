@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep, BroadcastTemplate
+from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep, BroadcastTemplate, QuietHours
 from broadcasts.selectors import recipient_choices
 from broadcasts.services import BroadcastData, StepData, step_data_of
 from broadcasts.template_services import TemplateData, template_steps
@@ -92,6 +92,19 @@ class BroadcastForm(ChainForm):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
 
+    quiet_hours = forms.ChoiceField(
+        label=_("Quiet hours"), choices=QuietHours.choices, initial=QuietHours.COMPANY, required=False
+    )
+    allowed_from = forms.TimeField(
+        label=_("Send from"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    allowed_till = forms.TimeField(
+        label=_("Send until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("In each recipient's time zone; messages outside these hours wait until they open."),
+    )
+
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
         super().__init__(*args, company=company, **kwargs)
         self.fields["scheduled_for"].help_text = _("In your company's time zone (%(tz)s).") % {
@@ -117,7 +130,33 @@ class BroadcastForm(ChainForm):
             tag_ids=tag_ids,
             numbers=[data.get("numbers") or ""],
             steps=steps,
+            quiet_hours=data.get("quiet_hours") or QuietHours.COMPANY,
+            allowed_from=data.get("allowed_from"),
+            allowed_till=data.get("allowed_till"),
         )
+
+
+class BroadcastSettingsForm(forms.Form):
+    """The company's quiet hours (issue 7 item 5)."""
+
+    quiet_enabled = forms.BooleanField(label=_("Keep quiet hours"), required=False)
+    allowed_from = forms.TimeField(
+        label=_("Send from"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    allowed_till = forms.TimeField(
+        label=_("Send until"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("In each recipient's time zone. A window may pass midnight, e.g. 22:00 to 06:00."),
+    )
+    tz_attribute = forms.CharField(
+        label=_("Time zone attribute"),
+        required=False,
+        max_length=100,
+        help_text=_(
+            "A contact attribute holding the recipient's time zone (e.g. Europe/Berlin); otherwise the time "
+            "zone comes from the phone number's country, then your company's."
+        ),
+    )
 
 
 WEEKDAYS = [
@@ -242,6 +281,9 @@ def initial_of(broadcast: Broadcast) -> dict[str, Any]:
         else None,
         "type": broadcast.type,
         "rcs_check": broadcast.rcs_check,
+        "quiet_hours": broadcast.quiet_hours,
+        "allowed_from": broadcast.allowed_from,
+        "allowed_till": broadcast.allowed_till,
     }
 
 

@@ -31,6 +31,14 @@ from portal.core.models import PublicIdMixin, TenantModel
 NAME_MAX = 255  # Inventory A §6.2 [GAP] max length: 255 as suggested.
 
 
+class QuietHours(models.TextChoices):
+    """Which allowed sending hours a run keeps (issue 7 item 5)."""
+
+    COMPANY = "company", _("Company setting")
+    OFF = "off", _("None: send at any hour")
+    CUSTOM = "custom", _("Own hours for this broadcast")
+
+
 class Broadcast(PublicIdMixin, TenantModel):
     """One run of a broadcast (guide §6.2)."""
 
@@ -89,6 +97,12 @@ class Broadcast(PublicIdMixin, TenantModel):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     moderation_note = models.CharField(_("moderation note"), max_length=500, blank=True)
+    # Quiet hours (issue 7 item 5): the company's setting, none, or this run's own allowed sending hours.
+    quiet_hours = models.CharField(
+        _("quiet hours"), max_length=8, choices=QuietHours.choices, default=QuietHours.COMPANY
+    )
+    allowed_from = models.TimeField(_("send from"), null=True, blank=True)
+    allowed_till = models.TimeField(_("send until"), null=True, blank=True)
     # Guide §6.2 / §7.4: the template that made this run (Recurrent runs, and "Launch manually" from a template),
     # and for Recurrent runs the schedule slot it fills: unique per template, so a slot never launches twice.
     template = models.ForeignKey(
@@ -266,6 +280,11 @@ class BroadcastRecipient(TenantModel):
     next_check_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     rcs_capable = models.BooleanField(null=True, blank=True)
+    # Quiet hours (issue 7 item 5): the next step is held until the recipient's allowed hours open
+    # (``next_check_at`` = the opening); the reason is shown, counted, on the statistics page.
+    held_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    # db_default: the fan-out inserts recipient rows with raw INSERT … SELECT statements that leave it out.
+    held_reason = models.CharField(_("held because"), max_length=200, blank=True, default="", db_default="")
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
 
     class Meta:
@@ -443,3 +462,21 @@ class BroadcastTemplate(PublicIdMixin, TenantModel):
         if self.schedule_status == self.ScheduleStatus.ACTIVE and self.is_scheduled:
             return self.next_launch_at
         return self.last_launch_at
+
+
+class BroadcastSettings(TenantModel):
+    """Per-company broadcast settings (issue 7 item 5): quiet hours, i.e. the allowed sending hours in each
+    recipient's time zone. Kept in broadcasts rather than on Company so the tenants app stays generic."""
+
+    quiet_enabled = models.BooleanField(_("keep quiet hours"), default=False)
+    allowed_from = models.TimeField(_("send from"), default=datetime.time(8, 0))
+    allowed_till = models.TimeField(_("send until"), default=datetime.time(20, 0))
+    # The contact attribute (by name) that holds a recipient's IANA time zone; empty = from the number only.
+    tz_attribute = models.CharField(_("time zone attribute"), max_length=100, blank=True, default="Time zone")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company"], name="broadcastsettings_one_per_company")]
+        verbose_name_plural = _("broadcast settings")
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {self.allowed_from}-{self.allowed_till}"

@@ -12,6 +12,7 @@ from broadcasts.models import (
     Broadcast,
     BroadcastAttempt,
     BroadcastRecipient,
+    BroadcastSettings,
     BroadcastStep,
     BroadcastTemplate,
 )
@@ -26,6 +27,27 @@ AState = BroadcastAttempt.State
 def broadcast_list(*, company: Company) -> QuerySet[Broadcast]:
     """Every run of the company (guide §6.1: statistics of every broadcast since the account was registered)."""
     return Broadcast.objects.filter(company=company)
+
+
+def broadcast_settings_get(*, company: Company) -> BroadcastSettings:
+    """The company's broadcast settings, or the defaults (quiet hours off) when never saved; not written."""
+    return BroadcastSettings.objects.filter(company=company).first() or BroadcastSettings(company=company)
+
+
+def held_counts(*, company: Company, broadcast: Broadcast) -> list[tuple[str, int]]:
+    """Quiet hours (issue 7 item 5): how many unresolved recipients are held, by reason, most first."""
+    rows = (
+        BroadcastRecipient.objects.filter(
+            company=company,
+            broadcast=broadcast,
+            held_until__isnull=False,
+            state__in=[RState.NOT_INITIATED, RState.INITIATED],
+        )
+        .values("held_reason")
+        .annotate(n=Count("id"))
+        .order_by("-n", "held_reason")
+    )
+    return [(row["held_reason"], row["n"]) for row in rows]
 
 
 def template_list(*, company: Company) -> QuerySet[BroadcastTemplate]:

@@ -19,7 +19,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from broadcasts.models import NAME_MAX, Broadcast, BroadcastAttempt, BroadcastRecipient, BroadcastStep
+from broadcasts.models import (
+    NAME_MAX,
+    Broadcast,
+    BroadcastAttempt,
+    BroadcastRecipient,
+    BroadcastSettings,
+    BroadcastStep,
+    QuietHours,
+)
 from broadcasts.tasks import broadcast_advance_task, broadcast_fan_out_task
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
@@ -95,6 +103,10 @@ class BroadcastData:
     tag_ids: Sequence[int] = ()
     numbers: Sequence[str] = ()
     steps: Sequence[StepData] = field(default_factory=tuple)
+    # Quiet hours (issue 7 item 5): "company", "off" or "custom" with this run's own allowed hours.
+    quiet_hours: str = QuietHours.COMPANY
+    allowed_from: datetime.time | None = None
+    allowed_till: datetime.time | None = None
 
 
 # -- validation ----------------------------------------------------------------------------------------------
@@ -216,6 +228,12 @@ def broadcast_validate(
     elif data.type == Broadcast.Type.CHATBOT:
         # TODO(conversations): wire the Chatbot mode when chatbots exist (#7 milestone 2 / chatbots issue).
         errors["type"] = [_("Chatbot broadcasts become available when chatbots are set up.")]
+    if data.quiet_hours not in QuietHours.values:
+        errors["quiet_hours"] = [_("Choose the quiet hours.")]
+    elif data.quiet_hours == QuietHours.CUSTOM and (data.allowed_from is None or data.allowed_till is None):
+        errors["allowed_till" if data.allowed_from else "allowed_from"] = [
+            _("Choose the hours between which messages may be sent.")
+        ]
     if len(data.steps) > MAX_STEPS:
         errors["steps"] = [_("A chain has at most %(max)d steps.") % {"max": MAX_STEPS}]
     for index, step in enumerate(data.steps):
@@ -246,6 +264,9 @@ def _data_of(broadcast: Broadcast) -> BroadcastData:
         tag_ids=list(broadcast.tag_ids),
         numbers=list(broadcast.numbers),
         steps=[step_data_of(s) for s in broadcast.steps.order_by("order", "id")],
+        quiet_hours=broadcast.quiet_hours,
+        allowed_from=broadcast.allowed_from,
+        allowed_till=broadcast.allowed_till,
     )
 
 
@@ -290,6 +311,10 @@ def _write(company: Company, actor: Any, data: BroadcastData, broadcast: Broadca
         set(Tag.objects.filter(company=company, pk__in=list(data.tag_ids)).values_list("pk", flat=True))
     )
     broadcast.numbers = numbers_clean(company=company, raw=data.numbers)
+    broadcast.quiet_hours = data.quiet_hours
+    custom = data.quiet_hours == QuietHours.CUSTOM
+    broadcast.allowed_from = data.allowed_from if custom else None
+    broadcast.allowed_till = data.allowed_till if custom else None
     broadcast.status = Status.DRAFT
     broadcast.full_clean(exclude=["created_by", "copied_from", "relaunch_of"])
     broadcast.save()
@@ -561,6 +586,9 @@ def _clone(company: Company, actor: Any, source: Broadcast, **fields: Any) -> Br
         type=source.type,
         instantly=True,
         rcs_check=source.rcs_check,
+        quiet_hours=source.quiet_hours,
+        allowed_from=source.allowed_from,
+        allowed_till=source.allowed_till,
         created_by=actor if getattr(actor, "pk", None) else None,
         **fields,
     )
@@ -633,3 +661,44 @@ def broadcast_relaunch_failed(*, company: Company, actor: Any, broadcast: Broadc
     else:
         _launch(company, actor, run)
     return run
+
+
+@transaction.atomic
+def broadcast_settings_save(
+    *,
+    company: Company,
+    actor: Any,
+    quiet_enabled: bool,
+    allowed_from: datetime.time,
+    allowed_till: datetime.time,
+    tz_attribute: str = "",
+) -> BroadcastSettings:
+    """Save the company's quiet hours (issue 7 item 5): allowed sending hours in each recipient's time zone,
+    used by every run whose quiet hours are "Company setting" from its next send on.
+
+    Side effects: the company's BroadcastSettings row (created on first save); audit ``broadcast_settings.changed``.
+    Raises ValidationError when the hours are equal while quiet hours are on (nothing would be allowed or
+    everything would, which is ambiguous).
+    """
+    if quiet_enabled and allowed_from == allowed_till:
+        raise ValidationError(
+            {"allowed_till": [_("The end of the allowed hours must differ from their start.")]}
+        )
+    settings, created = BroadcastSettings.objects.select_for_update().get_or_create(company=company)
+    old = None if created else snapshot(settings)
+    settings.quiet_enabled = quiet_enabled
+    settings.allowed_from = allowed_from
+    settings.allowed_till = allowed_till
+    settings.tz_attribute = tz_attribute.strip()[:100]
+    settings.full_clean()
+    settings.save()
+    audit_record(
+        company=company,
+        actor=actor,
+        action=actions.BROADCAST_SETTINGS_CHANGED,
+        target=settings,
+        changes=[change_of(settings, AuditDetail.Operation.UPDATE, old=old, new=snapshot(settings))]
+        if old is not None
+        else [change_of(settings, AuditDetail.Operation.INSERT)],
+    )
+    return settings

@@ -10,6 +10,7 @@ urlpatterns = [
     path("form/recipients-count/", views.recipients_count, name="recipients-count"),
     path("form/sms-counter/", views.sms_counter, name="sms-counter"),
     path("form/preview/", views.broadcast_preview, name="broadcast-preview"),
+    path("settings/", views.broadcast_settings, name="broadcast-settings"),
     path("templates/", views.template_list, name="template-list"),
     path("templates/new/", views.template_create, name="template-create"),
     path("templates/<uuid:uuid>/", views.template_edit, name="template-edit"),

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from broadcasts import selectors, services, template_services
 from broadcasts.forms import (
     BroadcastForm,
+    BroadcastSettingsForm,
     TemplateForm,
     initial_of,
     step_data,
@@ -227,6 +228,9 @@ def _posted_initial(request: PortalRequest) -> dict[str, Any]:
         "scheduled_for": post.get("scheduled_for", ""),
         "type": post.get("type", Broadcast.Type.FALLBACK),
         "rcs_check": bool(post.get("rcs_check")),
+        "quiet_hours": post.get("quiet_hours", "company"),
+        "allowed_from": post.get("allowed_from", ""),
+        "allowed_till": post.get("allowed_till", ""),
     }
 
 
@@ -371,6 +375,7 @@ def broadcast_detail(request: PortalRequest, uuid: str) -> HttpResponse:
         "broadcast": broadcast,
         "stats": stats,
         "steps": selectors.broadcast_steps(company=request.company, broadcast=broadcast),
+        "held": selectors.held_counts(company=request.company, broadcast=broadcast),
         "active_menu": "broadcasts",
     }
     if request.GET.get("part") == "stats":
@@ -474,7 +479,8 @@ def _template_context(
 
 def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:
     post = request.POST
-    initial = {k: v for k, v in _posted_initial(request).items() if k not in ("instantly", "scheduled_for")}
+    own = ("instantly", "scheduled_for", "quiet_hours", "allowed_from", "allowed_till")
+    initial = {k: v for k, v in _posted_initial(request).items() if k not in own}
     initial.update(
         {
             "recurrence": post.get("recurrence", "none"),
@@ -608,3 +614,38 @@ def broadcast_preview(request: PortalRequest) -> HttpResponse:
     except ValidationError as exc:
         context["preview_error"] = " ".join(exc.messages)
     return render_page(request, "broadcasts/broadcast_preview.html", context, partial="panel")
+
+
+@company_view(perm=PERM)
+@require_http_methods(["GET", "POST"])
+def broadcast_settings(request: PortalRequest) -> HttpResponse:
+    """The company's quiet hours (issue 7 item 5): allowed sending hours in the recipient's time zone."""
+    current = selectors.broadcast_settings_get(company=request.company)
+    initial = {
+        "quiet_enabled": current.quiet_enabled,
+        "allowed_from": current.allowed_from,
+        "allowed_till": current.allowed_till,
+        "tz_attribute": current.tz_attribute,
+    }
+    form = BroadcastSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.broadcast_settings_save(
+                company=request.company,
+                actor=request.user,
+                quiet_enabled=form.cleaned_data["quiet_enabled"],
+                allowed_from=form.cleaned_data["allowed_from"],
+                allowed_till=form.cleaned_data["allowed_till"],
+                tz_attribute=form.cleaned_data["tz_attribute"],
+            )
+        except ValidationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("The quiet hours were saved."))
+            return redirect_after_form(request, reverse("broadcasts:broadcast-settings"))
+    return render_page(
+        request,
+        "broadcasts/broadcast_settings.html",
+        {"form": form, "active_menu": "broadcasts"},
+        partial="form",
+    )

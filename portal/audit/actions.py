@@ -166,3 +166,8 @@ LABELS.update(
         BROADCAST_TEMPLATE_DELETED: _("Deleted broadcast template"),
     }
 )
+
+# Broadcast settings (issue 7 item 5): a company changed its quiet hours.
+BROADCAST_SETTINGS_CHANGED = "broadcast_settings.changed"
+
+LABELS.update({BROADCAST_SETTINGS_CHANGED: _("Changed broadcast quiet hours")})

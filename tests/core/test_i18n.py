@@ -305,3 +305,37 @@ def test_no_translation_is_frozen_at_import() -> None:
                     frozen.append(f"{path.relative_to(settings.BASE_DIR)}:{child.lineno}")
                 pending.append(child)
     assert frozen == [], f"use gettext_lazy for these import-time translations: {frozen}"
+
+
+# One page of each section added after the first catalogue: (URL, Spanish labels, English texts that must be gone).
+SPANISH_SECTION_PAGES = [
+    ("/contacts/", ("Importar lista de contactos", "Nuevo contacto"), ("Import contact list", "New contact")),
+    (
+        "/messages/",
+        ("Todos los mensajes enviados o recibidos por su empresa",),
+        ("Every message sent or received",),
+    ),
+    ("/broadcasts/", ("Nueva difusión", "Plantillas"), ("New Broadcast",)),
+]
+
+
+@pytest.mark.parametrize(("url", "spanish", "english"), SPANISH_SECTION_PAGES)
+def test_spanish_user_sees_the_new_sections_in_spanish(
+    client_for: Callable[[User], Client],
+    admin_user: User,
+    url: str,
+    spanish: tuple[str, ...],
+    english: tuple[str, ...],
+) -> None:
+    admin_user.language = User.Language.SPANISH
+    admin_user.save(update_fields=["language"])
+    client = client_for(admin_user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="es"' in html
+    for label in spanish:
+        assert label in html, label
+    for text in english:
+        assert text not in html, text

@@ -357,11 +357,13 @@ def broadcast_save(
     data: BroadcastData,
     broadcast: Broadcast | None = None,
     action: str = "draft",
+    launch_type: str = Broadcast.LaunchType.MANUAL,
 ) -> Broadcast:
     """Save the New/Edit broadcast form and, by ``action``, keep it as a Draft, launch it or send it to moderation.
 
     ``action``: ``"draft"`` (guide §6.6 item 8, may be incomplete), ``"launch"`` (item 7) or ``"moderation"``
-    (item 7 with company moderation on). A refused launch saves nothing (one transaction).
+    (item 7 with company moderation on). A refused launch saves nothing (one transaction). ``launch_type`` is
+    recorded on a new run (guide §6.2 Launch: Manual from the portal, API from /api/v1).
     Side effects: Broadcast and BroadcastStep rows, audit ``broadcast.created``/``changed`` and, for a launch,
     ``broadcast.launched``/``scheduled`` with the fan-out task on commit.
     Errors: ValidationError (fields, steps as ``steps.<n>.<field>``), BroadcastStateError (not editable),
@@ -371,6 +373,9 @@ def broadcast_save(
         broadcast = Broadcast.objects.select_for_update().get(pk=broadcast.pk, company=company)
     broadcast_validate(company=company, data=data, launching=action != "draft")
     saved = _write(company, actor, data, broadcast)
+    if broadcast is None and launch_type != saved.launch_type:
+        saved.launch_type = launch_type
+        saved.save(update_fields=["launch_type", "updated_at"])
     if action == "launch":
         _launch(company, actor, saved)
     elif action == "moderation":
@@ -425,8 +430,11 @@ def _locked(company: Company, broadcast: Broadcast) -> Broadcast:
 
 
 @transaction.atomic
-def broadcast_launch(*, company: Company, actor: Any, broadcast: Broadcast) -> Broadcast:
-    """Launch (or schedule) a saved Draft as it is. Same rules and side effects as ``broadcast_save`` "launch"."""
+def broadcast_launch(
+    *, company: Company, actor: Any, broadcast: Broadcast, launch_type: str | None = None
+) -> Broadcast:
+    """Launch (or schedule) a saved Draft as it is. Same rules and side effects as ``broadcast_save`` "launch";
+    ``launch_type`` (e.g. API) replaces the run's launch type when given."""
     broadcast = _locked(company, broadcast)
     if broadcast.status not in (Status.DRAFT, Status.REJECTED):
         raise BroadcastStateError(_("Only a Draft can be launched."))
@@ -436,6 +444,9 @@ def broadcast_launch(*, company: Company, actor: Any, broadcast: Broadcast) -> B
         launching=True,
         has_source_run=bool(broadcast.relaunch_of_id),
     )
+    if launch_type is not None and launch_type != broadcast.launch_type:
+        broadcast.launch_type = launch_type
+        broadcast.save(update_fields=["launch_type", "updated_at"])
     _launch(company, actor, broadcast)
     return broadcast
 

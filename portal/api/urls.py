@@ -33,6 +33,7 @@ v1_patterns: list[URLPattern | URLResolver] = [
     path("auth/me", api.AuthMeApi.as_view(), name="auth-me"),
     path("", include("channels_out.api")),  # the send API (issue 5 §6)
     path("", include("contacts.api")),  # /api/v1/contacts… (scope recipients)
+    path("", include("broadcasts.api")),  # /api/v1/broadcasts… (scope broadcast)
     # Must stay last: any other path under /api/v1/ answers with the JSON 404 envelope.
     re_path(r"^.*$", api.NotFoundApi.as_view(), name="not-found"),
 ]

@@ -16,6 +16,7 @@ from broadcasts.models import Broadcast
 from broadcasts.services import BroadcastData, StepData
 from broadcasts.tasks import broadcasts_sweep_task
 from portal.tenants.models import Company
+from tests.api.conftest import http, make_key  # noqa: F401  (fixtures re-exported for the API tests)
 from tests.channels_out.conftest import script, simulator  # noqa: F401  (fixtures re-exported)
 
 Capture = Callable[..., AbstractContextManager[Any]]

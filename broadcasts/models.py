@@ -423,9 +423,10 @@ class BroadcastTemplate(PublicIdMixin, TenantModel):
         indexes = [
             models.Index(fields=["company", "id"], name="bctemplate_list_id"),
             models.Index(fields=["company", "name", "id"], name="bctemplate_list_name"),
-            # The beat sweep reads only the few templates whose schedule can launch.
+            # The beat sweep reads only the few templates whose schedule can launch: a small partial index that it
+            # scans whole (company first, as every tenant index, CONVENTIONS R3).
             models.Index(
-                fields=["next_launch_at"],
+                fields=["company", "next_launch_at"],
                 condition=Q(schedule_status="active", state="ready", deleted_at__isnull=True),
                 name="bctemplate_due",
             ),

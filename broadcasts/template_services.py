@@ -450,7 +450,7 @@ def template_launch_due(*, company_id: int, template_id: int, now: datetime.date
 def templates_launch_due(*, now: datetime.datetime | None = None) -> int:
     """Beat: launch every template whose next slot has come; expire schedules whose window has closed.
 
-    Reads through the partial index ``bctemplate_due``. Returns how many runs it made.
+    Reads through the small partial index ``bctemplate_due``. Returns how many runs it made.
     """
     now = now or timezone.now()
     due = BroadcastTemplate.objects.filter(

@@ -1,0 +1,439 @@
+"""The import's parsing pipeline: rows in, COPY text out, in worker processes, overlapped with the writes.
+
+``contacts.services.imports`` documents the whole import; this module is the CPU side of it.
+
+* :class:`RowChecker` checks rows exactly as :func:`contacts.importing.parse_chunk` does (that function stays as the
+  reference the tests compare against) but is compiled once per import: one small function per mapped column,
+  trivial values (plain text, a whole number, a DD.MM.YYYY date, yes/no, a list value) handled inline and anything
+  else handed to :func:`contacts.values.clean_attribute_value`, so every error message still comes from there.
+  The attributes' JSON is assembled directly and each field is escaped for COPY only when it needs it.
+* :func:`phone_normalize` adds a fast path for numbers already written in E.164 (``+`` and 7-15 digits): the country
+  code is read from the digits and the number goes straight to ``phonenumbers.is_valid_number``, skipping
+  ``phonenumbers.parse`` (about half of the cost). It is taken only when ``parse`` would produce the same number
+  (no leading zero, no national prefix to strip); otherwise, and for every other spelling, the normal
+  :func:`contacts.values.normalize_phone` runs. Validation is never skipped. A cache of numbers already seen was
+  measured and not kept: numbers in a contacts file are unique but for the rare duplicates, so it only cost
+  memory (about 100 MB per million numbers).
+* :func:`checked_chunks` runs the checks in a few worker processes (forked with billiard, which unlike
+  ``multiprocessing`` may start them from a Celery prefork child too, so the bulk worker uses both cores). A
+  reader thread reads the file and hands chunks to the workers round robin, while the caller consumes the
+  results in file order and writes them to PostgreSQL; at most ``window`` rows are in flight, so memory stays
+  flat whatever the file size. A worker that dies ends the iteration with an error, never with a hang.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import queue
+import re
+import threading
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from functools import cache
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
+from phonenumbers.phonenumberutil import _maybe_strip_national_prefix_carrier_code
+
+from contacts.importing import _FORMULA_START, BUILTIN_FIELDS, NAME_MAX, PHONE, ParseSpec, display_cell
+from contacts.models import ContactAttribute
+from contacts.values import _DOTTED_DATE, _NO, _YES, TEXT_MAX, clean_attribute_value, normalize_phone
+
+Type = ContactAttribute.Type
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_encode_json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+# -- phone numbers ----------------------------------------------------------------------------------------------
+
+
+@cache
+def _metadata(country_code: int) -> Any:
+    region = phonenumbers.region_code_for_country_code(country_code)
+    return PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+
+
+def _e164_fast(text: str) -> str | None:
+    """``text`` (``+`` and digits) as E.164, "" when it parses but is not a valid number, None for the slow path."""
+    digits = text[1:]
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    # A leading zero (Italy and a few others) or a national prefix that parse() would strip: let parse() decide.
+    if len(national) < 2 or national[0] == "0":
+        return None
+    metadata = _metadata(country_code)
+    if metadata is None:
+        return None
+    carrier, stripped, _ = _maybe_strip_national_prefix_carrier_code(national, metadata)
+    if stripped != national or carrier:
+        return None
+    number = PhoneNumber(country_code=country_code, national_number=int(national))
+    return "+" + digits if phonenumbers.is_valid_number(number) else ""
+
+
+def phone_normalize(raw: str, *, country: str) -> str:
+    """:func:`contacts.values.normalize_phone` with the E.164 fast path (same results, same errors)."""
+    text = raw.strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+") and _E164.fullmatch(text):
+        fast = _e164_fast(text)
+        if fast:
+            return fast
+    # Not E.164, or an invalid number: the reference function gives the result or the exact error.
+    return normalize_phone(raw, country=country)
+
+
+# -- rows -------------------------------------------------------------------------------------------------------
+
+
+def _copy_field(value: str) -> str:
+    """One field of PostgreSQL's COPY text format (escaped only when needed)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _unquote_text(value: str) -> str:
+    # As importing._unquote: exports put an apostrophe before = + - @; take it off again on the way in.
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
+        return value[1:]
+    return value
+
+
+def _json_value(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _encode_json_string(value)
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
+
+
+class _InvalidError(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _generic(attribute: ContactAttribute) -> Callable[[Any], Any]:
+    def clean(raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = _unquote_text(raw)
+        try:
+            return clean_attribute_value(attribute, raw)
+        except ValidationError as exc:
+            raise _InvalidError(" ".join(exc.messages)) from exc
+
+    return clean
+
+
+def _cleaner(attribute: ContactAttribute) -> Callable[[Any], Any]:
+    """A function of one cell giving the stored value (None = empty) or raising _InvalidError, as clean_attribute_value."""
+    generic = _generic(attribute)
+    kind = attribute.type
+    if kind == Type.TEXT:
+
+        def text(raw: Any) -> Any:
+            if type(raw) is not str:
+                return generic(raw)
+            value = _unquote_text(raw).strip()
+            if not value:
+                return None
+            return value if len(value) <= TEXT_MAX else generic(raw)
+
+        return text
+    if kind == Type.NUMBER:
+
+        def number(raw: Any) -> Any:
+            if type(raw) is not str:
+                return generic(raw)
+            value = raw.strip()
+            if not value:
+                return None
+            if len(value) <= 15 and value.isascii() and value.isdigit():
+                return int(value)
+            return generic(raw)
+
+        return number
+    if kind == Type.DATE:
+
+        def date(raw: Any) -> Any:
+            if type(raw) is not str:
+                return generic(raw)
+            value = raw.strip()
+            if not value:
+                return None
+            match = _DOTTED_DATE.match(value)
+            if match:
+                day, month, year = (int(g) for g in match.groups())
+                try:
+                    return datetime.date(year, month, day).isoformat()
+                except ValueError:
+                    pass
+            return generic(raw)
+
+        return date
+    if kind == Type.BOOL:
+        yes = _("Yes").lower()
+
+        def boolean_fast(raw: Any) -> Any:
+            if type(raw) is not str:
+                return generic(raw)
+            value = raw.strip().lower()
+            if not value:
+                return None
+            if value in _YES or value == yes:
+                return True
+            if value in _NO:
+                return False
+            return generic(raw)
+
+        # The same order as clean_attribute_value: yes (and its translation) first, then no; anything else there.
+        return boolean_fast
+    if kind == Type.LIST:
+        by_lower = {option.lower(): option for option in attribute.options}
+
+        def choice(raw: Any) -> Any:
+            if type(raw) is not str:
+                return generic(raw)
+            value = _unquote_text(raw).strip()
+            if not value:
+                return None
+            found = by_lower.get(value.lower()) if len(value) <= TEXT_MAX else None
+            return found if found is not None else generic(raw)
+
+        return choice
+    return generic
+
+
+class RowChecker:
+    """The per-row checks of an import, compiled for one mapping (see the module docstring).
+
+    ``wide`` lines carry every staged column (``row_no, phone, raw, first_name, last_name, email, attrs, reason``)
+    for the import; narrow ones only ``row_no, phone, raw, reason`` for the dry run, which writes no contact.
+    """
+
+    def __init__(self, spec: ParseSpec, *, wide: bool = True) -> None:
+        self.country = spec.country
+        self.wide = wide
+        self.phone_col = next(i for i, f in spec.mapping.items() if f == PHONE)
+        # In the mapping's order, as parse_chunk, so that several reasons of a row are listed in the same order.
+        # A column is (index, "first_name" / "last_name" / "email", None) or (index, attribute key, cleaner).
+        self.columns: list[tuple[int, str, Callable[[Any], Any] | None]] = []
+        for index, target in spec.mapping.items():
+            if target == PHONE:
+                continue
+            if target in BUILTIN_FIELDS:
+                self.columns.append((index, target, None))
+            else:
+                name, type_, options = spec.attributes[target]
+                attribute = ContactAttribute(name=name, type=type_, options=list(options))
+                self.columns.append((index, target, _cleaner(attribute)))
+
+    def check(self, start: int, rows: Sequence[Sequence[Any]]) -> tuple[str, int, int]:
+        """Check rows numbered from ``start``; return COPY text, rows read and blank rows (as parse_chunk)."""
+        lines: list[str] = []
+        blank = 0
+        country = self.country
+        phone_col = self.phone_col
+        columns = self.columns
+        wide = self.wide
+        for offset, cells in enumerate(rows):
+            try:
+                empty = not "".join(cells).strip()
+            except TypeError:  # typed spreadsheet cells
+                empty = not any(v not in (None, "") and (not isinstance(v, str) or v.strip()) for v in cells)
+            if empty:
+                blank += 1
+                continue
+            reasons: list[str] = []
+            raw_phone = cells[phone_col] if phone_col < len(cells) else ""
+            if type(raw_phone) is str:
+                raw_text = _unquote_text(raw_phone).strip()
+            else:
+                raw_text = display_cell(raw_phone).strip()
+            phone = ""
+            try:
+                phone = phone_normalize(raw_text, country=country)
+            except ValidationError as exc:
+                reasons.append(_("No phone number.") if exc.code == "required" else " ".join(exc.messages))
+            fields = {"first_name": "\\N", "last_name": "\\N", "email": "\\N"}
+            parts: list[str] = []
+            for index, target, clean in columns:
+                raw = cells[index] if index < len(cells) else ""
+                if clean is not None:
+                    try:
+                        value = clean(raw)
+                    except _InvalidError as exc:
+                        reasons.append(exc.reason)
+                        continue
+                    if value is not None:
+                        parts.append(f'"{target}":{_json_value(value)}')
+                    continue
+                text = _unquote_text(raw).strip() if type(raw) is str else display_cell(raw).strip()
+                if target == "email":
+                    if text:
+                        try:
+                            validate_email(text)
+                        except ValidationError:
+                            reasons.append(_("“%(value)s” is not an e-mail address.") % {"value": text})
+                elif len(text) > NAME_MAX:
+                    reasons.append(_("At most %(max)d characters.") % {"max": NAME_MAX})
+                fields[target] = _copy_field(text)
+            row_no = str(start + offset)
+            if reasons:
+                reason = _copy_field("; ".join(reasons))
+                raw_field = _copy_field(raw_text[:200])
+                if wide:
+                    lines.append(f"{row_no}\t\\N\t{raw_field}\t\\N\t\\N\t\\N\t\\N\t{reason}\n")
+                else:
+                    lines.append(f"{row_no}\t\\N\t{raw_field}\t{reason}\n")
+            elif wide:
+                attrs = _copy_field("{" + ",".join(parts) + "}")
+                lines.append(
+                    f"{row_no}\t{phone}\t\\N\t{fields['first_name']}\t{fields['last_name']}\t{fields['email']}"
+                    f"\t{attrs}\t\\N\n"
+                )
+            else:
+                lines.append(f"{row_no}\t{phone}\t\\N\t\\N\n")
+        return "".join(lines), len(rows), blank
+
+
+# -- worker processes -------------------------------------------------------------------------------------------
+
+_CHECKER: RowChecker | None = None
+
+
+def _worker(spec: ParseSpec, wide: bool, inbox: Any, outbox: Any) -> None:
+    """A checking process: ``(start, rows)`` in, ``("ok", result)`` or ``("error", exception)`` out, None ends."""
+    checker = RowChecker(spec, wide=wide)
+    while True:
+        task = inbox.recv()
+        if task is None:
+            return
+        try:
+            outbox.send(("ok", checker.check(*task)))
+        except Exception as exc:  # sent to the consumer, which raises it in the import's thread
+            outbox.send(("error", exc))
+
+
+Chunk = tuple[int, list[list[Any]]]
+
+
+def chunked(rows: Iterator[list[Any]], first_row: int, size: int) -> Generator[Chunk]:
+    """``(number of the first row, rows)`` of ``size`` rows each, from ``first_row`` on (rows count from 1)."""
+    chunk: list[list[Any]] = []
+    start = first_row
+    for number, row in enumerate(rows, start=1):
+        if number < first_row:
+            continue
+        if not chunk:
+            start = number
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield start, chunk
+            chunk = []
+    if chunk:
+        yield start, chunk
+
+
+@contextmanager
+def checked_chunks(
+    chunks: Iterator[Chunk], spec: ParseSpec, *, wide: bool, processes: int, window: int
+) -> Iterator[Iterator[tuple[str, int, int]]]:
+    """Results of :meth:`RowChecker.check` for ``chunks``, in order; in ``processes`` workers when above 0.
+
+    With workers, a reader thread pulls ``chunks`` (reading the file) and feeds the workers round robin, at most
+    ``window`` chunks ahead of the consumer. Errors of the reader (a bad file) or of a worker are raised by the
+    iterator; leaving the context stops the thread and the workers.
+    """
+    if processes <= 0:
+        checker = RowChecker(spec, wide=wide)
+        yield (checker.check(*chunk) for chunk in chunks)
+        return
+
+    import billiard
+
+    context: Any = billiard.get_context("fork")
+    workers: list[Any] = []
+    inboxes: list[Any] = []
+    outboxes: list[Any] = []
+    for _index in range(processes):
+        inbox_read, inbox_write = context.Pipe(duplex=False)
+        outbox_read, outbox_write = context.Pipe(duplex=False)
+        worker = context.Process(target=_worker, args=(spec, wide, inbox_read, outbox_write), daemon=True)
+        worker.start()
+        inbox_read.close()
+        outbox_write.close()
+        workers.append(worker)
+        inboxes.append(inbox_write)
+        outboxes.append(outbox_read)
+    stop = threading.Event()
+    slots = threading.Semaphore(window)
+    # The reader tells the consumer how many chunks it sent, then None at the end (or the exception it hit).
+    sent: queue.Queue[int | BaseException | None] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for index, chunk in enumerate(chunks):
+                while not slots.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                inboxes[index % processes].send(chunk)
+                sent.put(index)
+            sent.put(None)
+        except BaseException as exc:  # the consumer raises it
+            sent.put(exc)
+
+    reader = threading.Thread(target=read, name="import-reader", daemon=True)
+    reader.start()
+
+    def results() -> Iterator[tuple[str, int, int]]:
+        while True:
+            item = sent.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            try:
+                status, value = outboxes[item % processes].recv()
+            except EOFError as exc:
+                raise RuntimeError("An import worker process ended unexpectedly.") from exc
+            slots.release()
+            if status == "error":
+                raise value
+            yield value
+
+    try:
+        yield results()
+    finally:
+        stop.set()
+        reader.join(timeout=5)
+        for inbox in inboxes:
+            with suppress(OSError):
+                inbox.send(None)
+            inbox.close()
+        for worker in workers:
+            worker.join(timeout=1)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+        for outbox in outboxes:
+            outbox.close()

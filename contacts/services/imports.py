@@ -11,12 +11,43 @@ How a file becomes contacts
    row is either counted for import or listed with its file row number and reason.
 4. :func:`import_apply` is the import job: the same staging, then a few set-based statements.
 
-Staging. Rows are checked in chunks, in a pool of worker processes when the file is big (phonenumbers is the
-bottleneck, so both cores help), and each chunk's result is streamed into a temporary table with ``COPY``. Then
-``DISTINCT ON (phone)`` keeps the last row of each number (G6: earlier rows with the same number are rejected
-as duplicates of it), a join finds the stored contacts, and the writes are one ``INSERT … SELECT … ON CONFLICT DO
-NOTHING`` for new contacts, one ``UPDATE … FROM`` for stored ones (override or enrich) and one ``INSERT … SELECT``
-for the tag. Never one query per row.
+Staging and writing. The file is read by a reader thread and checked in chunks by worker processes
+(:mod:`contacts.services.imports_pipeline`: compiled per-row checks, an E.164 fast path for phone numbers; both
+cores, in a Celery prefork child too), while this thread streams the results with ``COPY`` into a temporary table
+in batches of ``BATCH_ROWS`` and writes each batch at once, so reading, checking and writing overlap instead of
+adding up. Every row goes to ``import_stage`` (row number, phone, and the raw text and reason of a rejected row,
+for the report). Per batch, ``DISTINCT ON (phone)`` keeps the last row of each number, one ``INSERT … SELECT …
+ON CONFLICT DO NOTHING`` creates the contacts the company does not have yet, and the rows whose number is stored
+go to ``import_left``: a number this import created from an earlier batch is replaced by the later row (G6: the
+last row of a number is imported, as if the earlier one had not been there), a contact stored before the import
+is kept in ``import_old`` for one ``UPDATE … FROM`` at the end (override or enrich, from the last row of its
+number only). The tag is one ``INSERT … SELECT`` at the end. Never one query per row. The dry run runs the same
+pipeline with narrow lines and no writes, then counts new and stored numbers in one join.
+
+Measured (``bench/bench_contacts_import.py``, 1M rows, figures in README's Contacts section). Writing is the
+floor on this machine: one ``INSERT`` into ``contacts_contact`` costs about 50 µs of database CPU per row, of
+which the five per-slot sort indexes take about half, the GIN index a fifth, the other ten B-trees most of the
+rest; the foreign-key check about 3 µs. What was kept and what was not:
+
+* kept: overlapping parse and write (the import takes about as long as its writes); the compiled checks (2x the
+  reference ``parse_chunk``) and the E.164 fast path (half the phonenumbers cost: ``parse`` skipped, validation
+  kept); time-ordered (v7) public ids, because random v4 ids scatter their index inserts over a B-tree larger
+  than shared buffers (about 1 s of database CPU per 100k rows); batches of 20k rows (smaller ones add
+  statements, larger ones delay the first write).
+* not kept: dropping or deferring the per-slot indexes. They are shared by every company (slot N serves all
+  companies' N-th attribute), so building them after the load would mean dropping them for everyone, and
+  ``CREATE INDEX CONCURRENTLY`` cannot run in the import's transaction; keeping only recently used ones would make
+  the first sort of another tenant's list slow. ``COPY`` straight into ``contacts_contact`` (about 10 % less
+  database time) needs the numbers checked against stored contacts first and a retry when a concurrent insert
+  collides; not worth the complexity yet. A larger ``gin_pending_list_limit`` for the transaction showed no
+  difference beyond noise. ``synchronous_commit = off`` saves one WAL flush per import (milliseconds) and was
+  not used. A cache of seen numbers did not pay (see imports_pipeline). UNLOGGED staging tables: the temporary
+  ones are already unlogged and need no cleanup after a crash.
+* XLSX: python-calamine 0.9.1 has ``CalamineSheet.iter_rows()``, but it iterates a sheet that
+  ``get_sheet_by_index`` has loaded whole (about 430 MB of cells for 1M rows x 7 columns, 740 MB at the peak of
+  loading), and it cannot read a range of rows. The workers are forked before the workbook is opened so that they
+  do not carry it too. Streaming the sheet's XML with expat stays under 30 MB and reads about 70k rows/s (a
+  prototype); that reader is the way to 512 MB for big XLSX files and is not built yet.
 
 Failure. **Decision: the import is one transaction.** Staging and every write happen inside it, and the
 import's status and counters commit with the data. A failure at any point (a bad file found late, a database
@@ -38,7 +69,7 @@ import datetime
 import io
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -473,12 +504,26 @@ def _stage(
                 _write_batch(cursor, company)
 
         with contact_import.file.open("rb") as raw:
-            rows, fraction = importing.iter_rows(
-                raw,
-                file_format=contact_import.file_format,
-                encoding=contact_import.encoding or "utf-8",
-                delimiter=contact_import.delimiter or ",",
-            )
+            progress: list[Callable[[], float]] = [lambda: 0.0]
+
+            def read() -> Generator[list[Any]]:
+                # Opened by the first row asked for, so after the workers are forked: they do not inherit a
+                # workbook that calamine holds in memory (which would count once per process).
+                rows, progress[0] = importing.iter_rows(
+                    raw,
+                    file_format=contact_import.file_format,
+                    encoding=contact_import.encoding or "utf-8",
+                    delimiter=contact_import.delimiter or ",",
+                )
+                try:
+                    yield from rows
+                finally:
+                    rows.close()  # type: ignore[attr-defined]
+
+            def fraction() -> float:
+                return progress[0]()
+
+            rows = read()
             chunks = imports_pipeline.chunked(rows, contact_import.first_row, CHUNK_ROWS)
             processes = _pool_size(contact_import.file_size)
             texts: list[str] = []
@@ -504,7 +549,7 @@ def _stage(
             finally:
                 # Close the readers while the file is open (a failed import stops them half way).
                 chunks.close()
-                rows.close()  # type: ignore[attr-defined]
+                rows.close()
         if not result.rows:
             raise ImportFileError(_("The file has no contacts below the chosen first row."))
         report(1.0, result.rows)

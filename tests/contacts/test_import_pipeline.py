@@ -25,7 +25,7 @@ from contacts.services.imports_pipeline import RowChecker, checked_chunks, chunk
 from contacts.values import normalize_phone
 from portal.tenants.models import Company
 from tests.contacts.factories import make_attribute, make_contact
-from tests.contacts.test_import import csv_bytes, prepare, run
+from tests.contacts.test_import import csv_bytes, prepare, run, xlsx_bytes
 
 Status = ContactImport.Status
 
@@ -288,3 +288,25 @@ def test_a_pipeline_worker_that_dies_fails_the_import_instead_of_hanging() -> No
     ):
         list(results)
     assert imports_pipeline._CHECKER is None
+
+
+def test_an_xlsx_is_opened_by_the_reader_thread_and_checked_by_the_workers(
+    company: Company, attrs: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """With workers, the workbook is opened after they are forked; typed cells still arrive as in-process."""
+    rows: list[list[Any]] = [["phone", "name", "city", "age"]]
+    rows.extend([12015554000 + i, f"N{i}", "Rome", i] for i in range(500))
+    rows.append(["bad", "", "", ""])
+    mapping = {0: "phone", 1: "first_name", 2: attrs["city"].key, 3: attrs["age"].key}
+    with mock.patch.object(imports, "POOL_MIN_BYTES", 0), mock.patch.object(imports, "CHUNK_ROWS", 50):
+        contact_import = prepare(
+            company, xlsx_bytes(rows), "big.xlsx", mapping, capture=django_capture_on_commit_callbacks
+        )
+        assert (contact_import.rows_new, contact_import.rows_rejected) == (500, 1)
+        contact_import = run(company, contact_import, django_capture_on_commit_callbacks)
+    assert (contact_import.imported, contact_import.rejected) == (500, 1)
+    assert contact_import.preview["rejected"][0][0] == 502
+    assert Contact.objects.get(company=company, phone="+12015554007").attributes == {
+        attrs["city"].key: "Rome",
+        attrs["age"].key: 7,
+    }

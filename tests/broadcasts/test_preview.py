@@ -115,3 +115,17 @@ def test_preview_of_another_role_is_refused(
     company: Company, viewer: User, client_for: Callable[[User], Client]
 ) -> None:
     assert client_for(viewer).post(reverse("broadcasts:broadcast-preview"), {"name": "x"}).status_code == 403
+
+
+def test_preview_without_javascript_is_a_page(
+    company: Company, admin_user: User, client_for: Callable[[User], Client]
+) -> None:
+    """The button's formaction posts the form without htmx: the preview comes back as a whole page."""
+    page = (
+        client_for(admin_user)
+        .post(reverse("broadcasts:broadcast-preview"), {"name": "x", "numbers": A})
+        .content.decode()
+    )
+    assert "<html" in page
+    assert 'id="broadcast-preview"' in page
+    assert "No step yet: add a channel." in page

@@ -402,3 +402,23 @@ def test_role_without_broadcasts_permission_gets_403_on_templates(
         client.post(reverse("broadcasts:template-action", args=[template.uuid, "delete"])).status_code == 403
     )
     assert BroadcastTemplate.objects.get(pk=template.pk).deleted_at is None
+
+
+def test_edit_page_shows_the_saved_template_and_saves_changes(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """Edit (guide §7.2): the form shows the stored schedule and chain; saving changes the same template."""
+    template = template_services.template_save(
+        company=company, actor=None, data=_data(recurrence="weekly", weekdays=[2, 5])
+    )
+    client = client_for(admin_user)
+    url = reverse("broadcasts:template-edit", args=[template.uuid])
+    page = client.get(url).content.decode()
+    assert "Edit template" in page
+    assert 'value="21:59"' in page
+    assert 'name="s-0-channel" value="sms"' in page
+    response = client.post(url, _form(name="Renamed", action="save"))
+    assert response.status_code == 303
+    template.refresh_from_db()
+    assert (template.name, template.weekdays) == ("Renamed", [1])
+    assert BroadcastTemplate.objects.count() == 1

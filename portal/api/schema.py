@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -35,11 +36,31 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
         ]
 
 
+class PortalAutoSchema(AutoSchema):
+    """Names nested serializers after their endpoint (``ContactListApi.InputSerializer`` → ``ContactListApiInput``).
+
+    Every endpoint nests its own ``InputSerializer`` / ``OutputSerializer`` (CONVENTIONS R9); named by class name
+    alone they would all be one "Input" component of the schema.
+    """
+
+    def get_serializer_name(self, serializer: Any, direction: Literal["request", "response"]) -> str:
+        qualname: str = serializer.__class__.__qualname__
+        if "." in qualname and "<locals>" not in qualname:
+            return qualname.replace(".", "")
+        name: str = super().get_serializer_name(serializer, direction)
+        return name
+
+
+_ENVELOPES: dict[str, Any] = {}
+
+
 def enveloped(
     name: str, data: type[serializers.BaseSerializer[Any]] | serializers.BaseSerializer[Any]
 ) -> Any:
-    """The success envelope ``{status, code, message, data}`` around ``data``."""
-    return inline_serializer(
+    """The success envelope ``{status, code, message, data}`` around ``data``, one component per ``name``."""
+    if name in _ENVELOPES:
+        return _ENVELOPES[name]
+    _ENVELOPES[name] = inline_serializer(
         name=f"{name}Response",
         fields={
             "status": serializers.CharField(default="OK"),
@@ -48,6 +69,7 @@ def enveloped(
             "data": data() if isinstance(data, type) else data,
         },
     )
+    return _ENVELOPES[name]
 
 
 ErrorEnvelope = inline_serializer(

@@ -386,14 +386,30 @@ class _Context:
 
 def quiet_window(broadcast: Broadcast) -> tuple[quiet.Window | None, str]:
     """The run's allowed sending hours (its own, the company's, or none) and the time-zone attribute name."""
-    settings = BroadcastSettings.objects.filter(company_id=broadcast.company_id).first()
+    return quiet_window_of(
+        company_id=broadcast.company_id,
+        mode=broadcast.quiet_hours,
+        allowed_from=broadcast.allowed_from,
+        allowed_till=broadcast.allowed_till,
+    )
+
+
+def quiet_window_of(
+    *,
+    company_id: int,
+    mode: str,
+    allowed_from: datetime.time | None,
+    allowed_till: datetime.time | None,
+) -> tuple[quiet.Window | None, str]:
+    """Quiet hours for a run's settings (``mode``: company / off / custom), also used by the fallback preview."""
+    settings = BroadcastSettings.objects.filter(company_id=company_id).first()
     tz_attribute = settings.tz_attribute if settings else ""
-    if broadcast.quiet_hours == QuietHours.OFF:
+    if mode == QuietHours.OFF:
         return None, tz_attribute
-    if broadcast.quiet_hours == QuietHours.CUSTOM:
-        if broadcast.allowed_from is None or broadcast.allowed_till is None:
+    if mode == QuietHours.CUSTOM:
+        if allowed_from is None or allowed_till is None:
             return None, tz_attribute
-        return quiet.Window(broadcast.allowed_from, broadcast.allowed_till), tz_attribute
+        return quiet.Window(allowed_from, allowed_till), tz_attribute
     if settings is None or not settings.quiet_enabled:
         return None, tz_attribute
     return quiet.Window(settings.allowed_from, settings.allowed_till), tz_attribute

@@ -14,14 +14,18 @@ Nothing is written and nothing is sent; the RCS capability check asks the adapte
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from broadcasts import quiet
+from broadcasts.engine import quiet_window_of
 from broadcasts.models import BroadcastStep
 from broadcasts.selectors import recipients_count
 from broadcasts.services import BroadcastData, StepData, numbers_clean
@@ -30,7 +34,7 @@ from channels_out.models import Connection
 from channels_out.services import adapter_for
 from channels_out.sms import GSM7, sms_info
 from channels_out.validation import PHONE_CHANNELS, address_normalize, payload_text
-from contacts.models import Contact, ContactTag, Target
+from contacts.models import Contact, ContactAttribute, ContactTag, Target
 from contacts.selectors import opted_out_contact_ids, target_contacts
 from portal.core.listing import ListQueryError
 from portal.tenants.models import Company
@@ -74,6 +78,8 @@ class Preview:
     finish_best: datetime.datetime | None
     finish_worst: datetime.datetime | None
     unlimited: bool  # some step's connection has no rate limit: its submit time is not counted
+    held: int = 0  # quiet hours: recipients whose first message would wait for their allowed hours
+    held_release: datetime.datetime | None = None  # the latest of those openings
     # TODO(finance): price per hop and best/worst cost once prices exist (#7).
 
 
@@ -82,6 +88,7 @@ class _Person:
     address: str
     contact_id: int | None = None
     email: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def _sample(company: Company, data: BroadcastData, numbers: list[str]) -> list[_Person]:
@@ -103,20 +110,20 @@ def _sample(company: Company, data: BroadcastData, numbers: list[str]) -> list[_
             Contact.objects.filter(company=company)
             .filter(conditions)
             .order_by("pk")
-            .values_list("pk", "phone", "email")[:SAMPLE_SIZE]
+            .values_list("pk", "phone", "email", "attributes")[:SAMPLE_SIZE]
         )
-        for pk, phone, email in rows:
-            people.setdefault(phone, _Person(phone, pk, email or ""))
+        for pk, phone, email, attributes in rows:
+            people.setdefault(phone, _Person(phone, pk, email or "", attributes or {}))
     extra = [n for n in numbers if n not in people][: max(0, SAMPLE_SIZE - len(people))]
-    by_phone: dict[str, tuple[int | None, str]] = {
-        phone: (pk, email)
-        for pk, phone, email in Contact.objects.filter(company=company, phone__in=extra).values_list(
-            "pk", "phone", "email"
-        )
+    by_phone: dict[str, tuple[int | None, str, dict[str, Any]]] = {
+        phone: (pk, email, attributes or {})
+        for pk, phone, email, attributes in Contact.objects.filter(
+            company=company, phone__in=extra
+        ).values_list("pk", "phone", "email", "attributes")
     }
     for number in extra:
-        contact_id, contact_email = by_phone.get(number, (None, ""))
-        people[number] = _Person(number, contact_id, contact_email or "")
+        contact_id, contact_email, attributes = by_phone.get(number, (None, "", {}))
+        people[number] = _Person(number, contact_id, contact_email or "", attributes)
     return list(people.values())
 
 
@@ -197,6 +204,24 @@ def fallback_preview(
         except ValidationError as exc:
             text_problem.append(" ".join(exc.messages))
         checkers.append(_rcs_checker(connection) if step.channel == ChannelKind.RCS and rcs_check else None)
+    window, tz_attribute = quiet_window_of(
+        company_id=company.pk,
+        mode=data.quiet_hours,
+        allowed_from=data.allowed_from,
+        allowed_till=data.allowed_till,
+    )
+    tz_key = ""
+    if window is not None and tz_attribute:
+        tz_key = next(
+            (
+                a.key
+                for a in ContactAttribute.objects.filter(company=company)
+                if a.name.lower() == tz_attribute.lower()
+            ),
+            "",
+        )
+    held = 0
+    held_release: datetime.datetime | None = None
     paths: list[tuple[str, list[str]]] = []
     unreachable = 0
     rcs_known: dict[str, bool] = {}
@@ -226,6 +251,20 @@ def fallback_preview(
             path.append(_("%(channel)s: sent") % {"channel": hop.label})
         if first:
             unreachable += 1
+        elif window is not None:
+            zone = quiet.recipient_zone(
+                address=person.address,
+                attribute_value=person.attributes.get(tz_key) if tz_key else None,
+                company_zone=company.time_zone,
+            )
+            release = quiet.hold_until(window, now=now, zone=zone)
+            if release is not None:
+                held += 1
+                held_release = release if held_release is None else max(held_release, release)
+                local = release.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%d.%m.%Y %H:%M")
+                path.insert(
+                    0, _("held until %(time)s (quiet hours, %(zone)s)") % {"time": local, "zone": zone}
+                )
         if len(paths) < PATHS_SHOWN:
             paths.append((person.address, path))
     scale = (total / len(people)) if people and total > len(people) else 1.0
@@ -235,6 +274,7 @@ def fallback_preview(
             hop.worst = round(hop.worst * scale)
             hop.skipped = {k: round(v * scale) for k, v in hop.skipped.items()}
         unreachable = round(unreachable * scale)
+        held = round(held * scale)
     unlimited = False
     for hop in hops:
         if hop.rate_limit:
@@ -252,8 +292,10 @@ def fallback_preview(
         )
         # Worst case: every sendable hop is sent to everyone and times out, one after the other.
         worst_seconds = sum(h.submit_seconds + h.waiting_seconds for h in hops if h.worst)
-        finish_best = now + datetime.timedelta(seconds=best_seconds)
-        finish_worst = now + datetime.timedelta(seconds=worst_seconds)
+        # Quiet hours: held recipients start at their opening; the estimate assumes no further hold on later hops.
+        start = max(now, held_release) if held_release else now
+        finish_best = start + datetime.timedelta(seconds=best_seconds)
+        finish_worst = start + datetime.timedelta(seconds=worst_seconds)
     return Preview(
         total=total,
         sampled=len(people),
@@ -268,4 +310,6 @@ def fallback_preview(
         finish_best=finish_best,
         finish_worst=finish_worst,
         unlimited=unlimited,
+        held=held,
+        held_release=held_release,
     )

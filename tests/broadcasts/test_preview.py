@@ -4,6 +4,7 @@ encoding, sample labelling for big audiences, projected finish from rate limits;
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -129,3 +130,55 @@ def test_preview_without_javascript_is_a_page(
     assert "<html" in page
     assert 'id="broadcast-preview"' in page
     assert "No step yet: add a channel." in page
+
+
+def test_quiet_hours_hold_is_predicted_and_delays_the_finish(company: Company, simulator: Connection) -> None:
+    """At 21:00 in Berlin with allowed hours 08:00-20:00, both German numbers wait until 08:00 the next day and
+    the projected finish starts from then."""
+    from broadcasts.services import broadcast_settings_save
+
+    broadcast_settings_save(
+        company=company,
+        actor=None,
+        quiet_enabled=True,
+        allowed_from=datetime.time(8),
+        allowed_till=datetime.time(20),
+    )
+    at_nine = datetime.datetime(2027, 5, 3, 19, 0, tzinfo=datetime.UTC)  # 21:00 CEST
+    data = BroadcastData(name="x", numbers=[f"{A},{B}"], steps=[sms()])
+    preview = fallback_preview(company=company, data=data, rcs_check=False, now=at_nine)
+    opening = datetime.datetime(2027, 5, 4, 6, 0, tzinfo=datetime.UTC)
+    assert (preview.held, preview.held_release) == (2, opening)
+    assert preview.finish_worst == opening + datetime.timedelta(seconds=600)
+    assert dict(preview.paths)[A][0] == "held until 04.05.2027 08:00 (quiet hours, Europe/Berlin)"
+    off = BroadcastData(name="x", numbers=[A], steps=[sms()], quiet_hours="off")
+    assert fallback_preview(company=company, data=off, rcs_check=False, now=at_nine).held == 0
+
+
+def test_preview_panel_shows_the_quiet_hours_hold(
+    company: Company, admin_user: User, htmx_client_for: Callable[[User], Client], simulator: Connection
+) -> None:
+    """A broadcast with its own allowed hours that open in two hours: the panel says the recipient waits."""
+    berlin_hour = (datetime.datetime.now(tz=zoneinfo.ZoneInfo("Europe/Berlin")).hour + 2) % 24
+    page = (
+        htmx_client_for(admin_user)
+        .post(
+            reverse("broadcasts:broadcast-preview"),
+            {
+                "name": "x",
+                "numbers": A,
+                "quiet_hours": "custom",
+                "allowed_from": f"{berlin_hour:02d}:00",
+                "allowed_till": f"{(berlin_hour + 1) % 24:02d}:00",
+                "s-0-channel": "sms",
+                "s-0-sender_id": "ACME",
+                "s-0-wait_for": "delivery",
+                "s-0-wait_value": "10",
+                "s-0-wait_unit": "min",
+                "s-0-text": "Hello",
+            },
+        )
+        .content.decode()
+    )
+    assert "1 recipient would wait for their quiet hours to end" in page
+    assert "held until" in page

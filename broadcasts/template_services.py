@@ -62,6 +62,7 @@ class TemplateData:
 
 
 def template_rule(template: BroadcastTemplate) -> Rule:
+    """The template's schedule as a ``broadcasts.schedules.Rule`` (no side effects)."""
     return Rule(
         recurrence=template.recurrence,
         at_time=template.at_time,

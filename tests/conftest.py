@@ -139,3 +139,23 @@ def htmx_client_for(client_for: Callable[[User], Client]) -> Callable[[User], Cl
         return client
 
     return make
+
+
+@pytest.fixture
+def db_worker(
+    redis_urls: dict[str, str], transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A real Celery worker process on this run's test database and Redis (committed data only)."""
+    from django.db import connection
+
+    from portal.celery import app
+    from tests.worker import celery_worker
+
+    # The worker process must use this run's test database, not the development one.
+    monkeypatch.setenv("DB_NAME", str(connection.settings_dict["NAME"]))
+    app.conf.task_always_eager = False
+    try:
+        with celery_worker(broker_url=redis_urls["broker"], cache_url=redis_urls["cache"]) as name:
+            yield name
+    finally:
+        app.conf.task_always_eager = True

@@ -4,10 +4,8 @@ within its waiting time + 5 s (issue 7 timing target), exactly once."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from django.db import connection as db_connection
 
 from broadcasts import services
 from broadcasts.models import Broadcast, BroadcastAttempt, BroadcastRecipient
@@ -16,28 +14,13 @@ from broadcasts.tasks import broadcasts_sweep_task
 from channels_out.models import Message, SimulatorRule
 from channels_out.services import simulator_connection_create
 from channels_out.tasks import simulated_reports_due_task
-from portal.celery import app
 from tests import factories
-from tests.worker import celery_worker
 
 A, B = "+34612000001", "+34612000002"
 
 
-@pytest.fixture
-def worker(
-    redis_urls: dict[str, str], transactional_db: None, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    monkeypatch.setenv("DB_NAME", str(db_connection.settings_dict["NAME"]))
-    app.conf.task_always_eager = False
-    try:
-        with celery_worker(broker_url=redis_urls["broker"], cache_url=redis_urls["cache"]) as name:
-            yield name
-    finally:
-        app.conf.task_always_eager = True
-
-
 @pytest.mark.worker
-def test_rcs_timeout_falls_back_to_sms_through_the_worker(worker: str) -> None:
+def test_rcs_timeout_falls_back_to_sms_through_the_worker(db_worker: str) -> None:
     company = factories.make_company("Worker Broadcasts")
     simulator_connection_create(company=company, actor=None, sender_ids=["ACME"])
     SimulatorRule.objects.create(

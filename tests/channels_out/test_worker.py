@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-from django.db import connection as db_connection
 
 from channels_out.models import Message, SimulatorRule
 from channels_out.services import message_send, simulator_connection_create
-from portal.celery import app
 from tests import factories
 from tests.channels_out.conftest import MOBILE
-from tests.worker import celery_worker
-
-
-@pytest.fixture
-def worker(
-    redis_urls: dict[str, str], transactional_db: None, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    # The worker process must use this run's test database, not the development one.
-    monkeypatch.setenv("DB_NAME", str(db_connection.settings_dict["NAME"]))
-    app.conf.task_always_eager = False
-    try:
-        with celery_worker(broker_url=redis_urls["broker"], cache_url=redis_urls["cache"]) as name:
-            yield name
-    finally:
-        app.conf.task_always_eager = True
 
 
 @pytest.mark.worker
-def test_delayed_report_arrives_through_the_worker(worker: str) -> None:
+def test_delayed_report_arrives_through_the_worker(db_worker: str) -> None:
     company = factories.make_company("Worker Co")
     simulator_connection_create(company=company, actor=None, sender_ids=["ACME"])
     SimulatorRule.objects.create(

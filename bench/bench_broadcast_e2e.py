@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DB_NAME", "portal_bench_bc_e2e")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from benchsetup import bench_django, bench_env
+
+bench_env("portal_bench_bc_e2e")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
@@ -43,18 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=10_000)
     args = parser.parse_args()
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-         f"create database {os.environ['DB_NAME']} owner portal"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    bench_django("portal_bench_bc_e2e")
     from django.db.models import Count
 
-    call_command("migrate", verbosity=0)
     from broadcasts import engine, services
     from broadcasts.models import Broadcast, BroadcastAttempt, BroadcastRecipient
     from broadcasts.services import BroadcastData, StepData

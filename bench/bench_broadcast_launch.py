@@ -13,37 +13,23 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import resource
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DB_NAME", "portal_bench_bc")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from benchsetup import bench_django, bench_env
+
+bench_env("portal_bench_bc")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-         f"create database {os.environ['DB_NAME']} owner portal"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    bench_django("portal_bench_bc")
     from django.db import connection, transaction
     from django.utils import timezone
 
-    call_command("migrate", verbosity=0)
     from broadcasts import engine, services, tasks
     from broadcasts.models import Broadcast, BroadcastRecipient
     from broadcasts.services import BroadcastData, StepData

@@ -23,12 +23,10 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DB_NAME", "portal_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from benchsetup import ROOT, bench_django, bench_env
+
+bench_env("portal_bench")
 BROKER = "redis://127.0.0.1:6379/12"
 CACHE = "redis://127.0.0.1:6379/13"
 os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = BROKER
@@ -54,18 +52,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-         f"create database {os.environ['DB_NAME']} owner portal"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    import django
-
-    django.setup()
+    bench_django("portal_bench")
     import redis
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
     redis.Redis.from_url(BROKER).flushdb()
     redis.Redis.from_url(CACHE).flushdb()
 

@@ -26,9 +26,11 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from benchsetup import ROOT, bench_django, bench_env
 
@@ -128,7 +130,7 @@ def main() -> None:
     port = _free_port()
     env = {**os.environ, "PORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "bench.bench_wsgi:application", "-b", f"127.0.0.1:{port}",
+        [str(Path(sys.executable).parent / "gunicorn"), "bench.bench_wsgi:application", "-b", f"127.0.0.1:{port}",
          "-w", str(args.workers), "-k", "gthread", "--threads", "4", "--keep-alive", "30",
          "--log-level", "warning"],
         cwd=ROOT, env=env,

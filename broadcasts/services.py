@@ -9,7 +9,7 @@ Every public service is one transaction with an audit entry (CONVENTIONS R4, R10
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from broadcasts.models import (
     QuietHours,
 )
 from broadcasts.tasks import broadcast_advance_task, broadcast_fan_out_task
+from channels_out.formats import content_errors
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
 from channels_out.validation import address_normalize, payload_text
@@ -79,14 +80,16 @@ class StepData:
     wait_unit: str = BroadcastStep.Unit.MINUTES
     text: str = ""
     title: str = ""  # e-mail subject, push / mobile push header, RCS title
+    # Issue 8: the constructor's other formats of this step, keyed by format ({"rich_card": {...}}).
+    formats: Mapping[str, Any] = field(default_factory=dict)
 
     def content(self) -> dict[str, Any]:
-        """The step's message keyed by format (only the plain-text format in this issue)."""
+        """The step's message keyed by format: the plain-text format plus the constructor's formats."""
         body: dict[str, str] = {"text": self.text}
         key = TITLE_KEY.get(self.channel)
         if key and self.title:
             body[key] = self.title
-        return {"text": body}
+        return {**{k: v for k, v in self.formats.items() if k != "text"}, "text": body}
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,12 @@ def _step_errors(company: Company, index: int, step: StepData, *, launching: boo
         except ValidationError as exc:
             for message in exc.messages:
                 add("text", message)
+    # Issue 8: every constructor format through the channel layer's one model per format (the plain text above
+    # keeps payload_text, which the engine sends); paths read steps.<n>.content.<format>.<field>.
+    for path, messages in content_errors(
+        step.channel, step.formats, prefix=f"steps.{index}.content", skip=frozenset({"text"})
+    ).items():
+        errors.setdefault(path, []).extend(messages)
     return errors
 
 
@@ -280,6 +289,7 @@ def step_data_of(step: BroadcastStep) -> StepData:
         wait_unit=step.wait_unit,
         text=text.get("text", ""),
         title=text.get(TITLE_KEY.get(step.channel, "title"), ""),
+        formats={k: v for k, v in (step.content or {}).items() if k != "text"},
     )
 
 

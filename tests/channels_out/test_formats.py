@@ -6,14 +6,32 @@ adapters' serialisation of each format is asserted on the JSON they build.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.test import override_settings
 
-from channels_out.formats import FORMATS, content_errors, message_from_json
+from broadcasts.services import BroadcastData, StepData, broadcast_save, broadcast_validate, step_data_of
+from channels_out.base import AdapterError, OutboundMessage
+from channels_out.formats import FORMATS, content_errors, message_from_json, payload_format
 from channels_out.formats.rcs import RcsCarousel, RcsRichCard
+from channels_out.kinds import ChannelKind
+from channels_out.vendors.cpaas.adapter import CpaasAdapter
+from channels_out.vendors.rbm.adapter import RbmRcsAdapter
+from channels_out.vendors.simulator.adapter import SimulatorAdapter
+from portal.tenants.models import Company
+from tests.channels_out.conftest import MOBILE
+from tests.channels_out.fake_vendor import TOKEN, FakeVendor, running
+
+
+@pytest.fixture
+def vendor() -> Iterator[FakeVendor]:
+    with override_settings(PORTAL_VENDOR_HTTP_BACKOFF_MS=1), running(sleep_seconds=0.2) as fake:
+        yield fake
 
 
 def errors_of(channel: str, key: str, data: Any) -> dict[str, list[str]]:
@@ -452,3 +470,315 @@ def test_content_errors_prefix_paths_and_skip() -> None:
         "steps.0.content.carousel.cards.1.title": ["At most 200 characters (it has 201)."],
         "steps.0.content.nope": ["rcs has no nope format."],
     }
+
+
+# -- the broadcast step hook -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_broadcast_step_validates_its_formats_through_the_channel_layer(company: Company) -> None:
+    bad = {"carousel": {"cards": [card(), card(suggestions=[{**URL, "url": "www.example.com"}])]}}
+    data = BroadcastData(
+        name="Rich", numbers=[MOBILE], steps=[StepData("rcs", "ACME", text="Hi", formats=bad)]
+    )
+    with pytest.raises(ValidationError) as info:
+        broadcast_validate(company=company, data=data, launching=False)
+    assert info.value.message_dict == {
+        "steps.0.content.carousel.cards.1.suggestions.0.url": [
+            "Enter a full web address starting with http:// or https://."
+        ]
+    }
+    good = {"carousel": {"cards": [card(), card(suggestions=[URL])]}}
+    data = BroadcastData(
+        name="Rich", numbers=[MOBILE], steps=[StepData("rcs", "ACME", text="Hi", formats=good)]
+    )
+    broadcast = broadcast_save(company=company, actor=None, data=data)
+    step = broadcast.steps.get()
+    assert step.content["carousel"] == good["carousel"]
+    assert step.content["text"] == {"text": "Hi"}
+    assert step_data_of(step).formats == good  # reopening gives the same message
+
+
+# -- serialisation by the adapters -----------------------------------------------------------------------------
+
+
+def outbound(channel: str, key: str, content: dict[str, Any], text: str = "") -> OutboundMessage:
+    return OutboundMessage(
+        message_id=1,
+        client_reference=uuid.uuid4().hex,
+        channel=ChannelKind(channel),
+        sender_id="ACME",
+        to=MOBILE,
+        payload={"format": key, "content": content, "text": text},
+        text=text,
+    )
+
+
+def test_payload_format_reads_only_formatted_payloads() -> None:
+    assert payload_format("rcs", {"text": "plain"}) is None
+    with pytest.raises(ValidationError):
+        payload_format("rcs", {"format": "carousel", "content": {"cards": []}})
+
+
+def test_rbm_serialises_a_carousel_with_every_suggestion_type() -> None:
+    suggestions = [
+        {"type": "reply", "text": "Yes", "postback": "yes-1"},
+        {"type": "url", "text": "Open", "url": "https://shop.test", "open_mode": "webview"},
+        {"type": "dial", "text": "Call", "phone": "+34612345678", "fallback_url": "https://skype.test"},
+        {"type": "map", "text": "Shop", "latitude": "55.7558", "longitude": "37.6173", "label": "Red Sq"},
+        {"type": "map", "text": "Find", "mode": "query", "query": "nearest shop"},
+        {"type": "map", "text": "Share", "mode": "request_location"},
+        {
+            "type": "calendar",
+            "text": "Save",
+            "title": "Sale",
+            "start": "2026-05-01T09:00:00+00:00",
+            "end": "2026-05-01T10:00:00+00:00",
+            "description": "Big",
+        },
+    ]
+    content = {
+        "card_width": "small",
+        "image_height": "tall",
+        "cards": [
+            {
+                "title": "One",
+                "media": {"url": "https://cdn.test/1.png", "type": "image/png"},
+                "suggestions": [REPLY],
+            },
+            {"text": "Two"},
+        ],
+        "suggestions": suggestions,
+    }
+    body = RbmRcsAdapter.body_for(outbound("rcs", "carousel", content, text="One, Two"))
+    assert body["contentMessage"]["richCard"] == {
+        "carouselCard": {
+            "cardWidth": "SMALL",
+            "cardContents": [
+                {
+                    "title": "One",
+                    "media": {
+                        "height": "TALL_HEIGHT",
+                        "contentInfo": {"fileUrl": "https://cdn.test/1.png", "forceRefresh": False},
+                    },
+                    "suggestions": [{"reply": {"text": "Yes", "postbackData": "Yes"}}],
+                },
+                {"description": "Two"},
+            ],
+        }
+    }
+    chips = body["contentMessage"]["suggestions"]
+    assert chips[0] == {"reply": {"text": "Yes", "postbackData": "yes-1"}}
+    assert chips[1]["action"]["openUrlAction"] == {"url": "https://shop.test", "application": "WEBVIEW"}
+    assert chips[2]["action"]["dialAction"] == {"phoneNumber": "+34612345678"}
+    assert chips[2]["action"]["fallbackUrl"] == "https://skype.test"
+    assert chips[3]["action"]["viewLocationAction"] == {
+        "latLong": {"latitude": 55.7558, "longitude": 37.6173},
+        "label": "Red Sq",
+    }
+    assert chips[4]["action"]["viewLocationAction"] == {"query": "nearest shop", "label": ""}
+    assert chips[5]["action"]["shareLocationAction"] == {}
+    assert chips[6]["action"]["createCalendarEventAction"] == {
+        "startTime": "2026-05-01T09:00:00+00:00",
+        "endTime": "2026-05-01T10:00:00+00:00",
+        "title": "Sale",
+        "description": "Big",
+    }
+    assert all(c["action"]["postbackData"] for c in chips[1:])
+
+
+def test_rbm_serialises_rich_card_text_and_file() -> None:
+    card_body = RbmRcsAdapter.body_for(
+        outbound(
+            "rcs",
+            "rich_card",
+            {
+                "layout": "horizontal",
+                "image_alignment": "right",
+                "card": card(media={"url": "https://cdn.test/a.png"}),
+            },
+        )
+    )
+    assert card_body["contentMessage"]["richCard"]["standaloneCard"] == {
+        "cardOrientation": "HORIZONTAL",
+        "thumbnailImageAlignment": "RIGHT",
+        "cardContent": {
+            "title": "Title",
+            "description": "Text",
+            "media": {
+                "height": "MEDIUM_HEIGHT",
+                "contentInfo": {"fileUrl": "https://cdn.test/a.png", "forceRefresh": False},
+            },
+        },
+    }
+    assert RbmRcsAdapter.body_for(outbound("rcs", "text", {"text": "Hi"})) == {
+        "contentMessage": {"text": "Hi"}
+    }
+    assert RbmRcsAdapter.body_for(outbound("rcs", "file", {"file": {"url": "https://cdn.test/a.pdf"}})) == {
+        "contentMessage": {"contentInfo": {"fileUrl": "https://cdn.test/a.pdf", "forceRefresh": False}}
+    }
+
+
+def test_rbm_refuses_enriched_calls_and_invalid_formats() -> None:
+    enriched = {"type": "dial", "text": "Call", "phone": "+34612345678", "action": "enriched"}
+    with pytest.raises(AdapterError, match="Google RBM does not support enriched or video calls") as info:
+        RbmRcsAdapter.body_for(outbound("rcs", "text", {"text": "Hi", "suggestions": [enriched]}))
+    assert info.value.permanent
+    with pytest.raises(AdapterError, match="Invalid RCS message") as bad:
+        RbmRcsAdapter.body_for(outbound("rcs", "rich_card", {"card": {"title": "t" * 201}}))
+    assert bad.value.permanent
+
+
+def test_rbm_sends_a_rich_card_to_the_fake_vendor(vendor: FakeVendor) -> None:
+    adapter = RbmRcsAdapter(
+        {
+            "base_url": vendor.url + "/rbm",
+            "agent_id": "agent",
+            "access_token": TOKEN,
+            "client_token": "client-token",
+        }
+    )
+    adapter.send(outbound("rcs", "rich_card", {"card": card(suggestions=[URL])}))
+    [(route, body, _headers)] = vendor.bodies
+    assert route.startswith("rbm")
+    assert body["contentMessage"]["richCard"]["standaloneCard"]["cardContent"]["suggestions"][0]["action"][
+        "openUrlAction"
+    ] == {"url": "https://www.example.com", "application": "BROWSER"}
+
+
+CPAAS = {"base_url": "http://x/api/v2/", "api_token": TOKEN, "webhook_secret": "secret-0123456789abcdef"}
+
+
+@pytest.mark.parametrize(
+    ("key", "content", "expected"),
+    [
+        ("text", {"text": "Hi"}, {"type": "text", "payload": {"text": "Hi"}}),
+        (
+            "file",
+            {"url": "https://cdn.test/f", "name": "offer.pdf", "size": 10},
+            {"type": "file", "payload": {"url": "https://cdn.test/f", "file_name": "offer.pdf"}},
+        ),
+        (
+            "text_button",
+            {"text": "Hi", "button_text": "Go", "button_url": "https://x.test"},
+            {
+                "type": "interactive",
+                "payload": {"text": "Hi", "button": {"title": "Go", "url": "https://x.test"}},
+            },
+        ),
+        (
+            "text_media_button",
+            {
+                "text": "Hi",
+                "image_url": "https://cdn.test/a.jpg",
+                "button_text": "Go",
+                "button_url": "https://x.test",
+            },
+            {
+                "type": "image",
+                "payload": {
+                    "text": "Hi",
+                    "url": "https://cdn.test/a.jpg",
+                    "button": {"title": "Go", "url": "https://x.test"},
+                },
+            },
+        ),
+    ],
+)
+def test_cpaas_serialises_viber_formats(key: str, content: dict[str, Any], expected: dict[str, Any]) -> None:
+    kind, body = CpaasAdapter(CPAAS).body_for(outbound("viber", key, content))
+    assert kind == "viber"
+    assert body["message"] == expected
+
+
+def test_cpaas_serialises_whatsapp_formats() -> None:
+    adapter = CpaasAdapter(CPAAS)
+
+    def message(key: str, content: dict[str, Any]) -> dict[str, Any]:
+        kind, body = adapter.body_for(outbound("whatsapp", key, content))
+        assert kind == "whatsapp"
+        return dict(body["message"])
+
+    assert message(
+        "card", {"header": "Sale", "body": "Hi", "footer": "Bye", "buttons": [BUTTON, {"text": "No"}]}
+    ) == {
+        "type": "interactive",
+        "payload": {
+            "type": "button",
+            "header": {"type": "text", "text": "Sale"},
+            "body": {"text": "Hi"},
+            "footer": {"text": "Bye"},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": "btn-0", "title": "OK"}},
+                    {"type": "reply", "reply": {"id": "btn-1", "title": "No"}},
+                ]
+            },
+        },
+    }
+    with_image = message("card", {"media_url": "https://cdn.test/a.png", "body": "Hi", "buttons": [BUTTON]})
+    assert with_image["payload"]["header"] == {"type": "image", "image": {"link": "https://cdn.test/a.png"}}
+    sections = [
+        {"title": "A", "options": [{"title": "One", "description": "1"}]},
+        {"options": [{"title": "Two"}]},
+    ]
+    assert message("list", {"body": "Pick", "button": "Menu", "sections": sections})["payload"] == {
+        "type": "list",
+        "body": {"text": "Pick"},
+        "action": {
+            "button": "Menu",
+            "sections": [
+                {"title": "A", "rows": [{"id": "opt-0", "title": "One", "description": "1"}]},
+                {"title": "", "rows": [{"id": "opt-1", "title": "Two"}]},
+            ],
+        },
+    }
+    assert message("text", {"text": "Hi"}) == {"type": "text", "payload": {"text": "Hi"}}
+    assert message("file", {"url": "https://cdn.test/menu.pdf", "caption": "Menu"}) == {
+        "type": "document",
+        "payload": {"url": "https://cdn.test/menu.pdf", "filename": "menu.pdf", "caption": "Menu"},
+    }
+    assert message("file", {"url": "https://cdn.test/a.jpg"}) == {
+        "type": "image",
+        "payload": {"url": "https://cdn.test/a.jpg"},
+    }
+    assert message("request_location", {"text": "Where?"})["payload"] == {
+        "type": "location_request_message",
+        "body": {"text": "Where?"},
+        "action": {"name": "send_location"},
+    }
+    assert message("send_location", {"latitude": "40.4168", "longitude": "-3.7038", "name": "Shop"}) == {
+        "type": "location",
+        "payload": {"latitude": 40.4168, "longitude": -3.7038, "name": "Shop"},
+    }
+    assert message("template", {"name": "order_ready", "language": "es", "body_params": ["A1"]}) == {
+        "type": "template",
+        "payload": {"name": "order_ready", "language": "es", "body_params": ["A1"]},
+    }
+
+
+def test_cpaas_sends_a_whatsapp_list_to_the_fake_vendor(vendor: FakeVendor) -> None:
+    adapter = CpaasAdapter({**CPAAS, "base_url": vendor.url + "/api/v2/"})
+    sections = [{"options": [{"title": "One"}, {"title": "Two"}]}]
+    adapter.send(
+        outbound("whatsapp", "list", {"body": "Pick", "button": "Menu", "sections": sections}, "Pick")
+    )
+    [(route, body, _headers)] = vendor.bodies
+    assert route == "cpaas/whatsapp"
+    assert body["message"]["payload"]["action"]["sections"][0]["rows"][1] == {"id": "opt-1", "title": "Two"}
+    with pytest.raises(AdapterError, match="Invalid message") as info:
+        adapter.send(outbound("viber", "text", {"text": "x" * 1001}))
+    assert info.value.permanent
+
+
+def test_simulator_receives_the_validated_format() -> None:
+    adapter = SimulatorAdapter({"callback_secret": "x" * 16, "script": []})
+    message = outbound("whatsapp", "card", {"body": "Hi", "buttons": [BUTTON]})
+    assert adapter.content_of(message) == {
+        "format": "card",
+        "content": {"body": "Hi", "buttons": [{"text": "OK"}]},
+    }
+    assert adapter.content_of(outbound("sms", "", {})) == {}
+    with pytest.raises(AdapterError, match="Invalid message") as info:
+        adapter.send(outbound("rcs", "carousel", {"cards": [card()] * 13}))
+    assert info.value.permanent

@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from channels_out.base import (
@@ -35,6 +36,9 @@ from channels_out.base import (
     SubmitResult,
 )
 from channels_out.errors import DLR_ERRORS
+from channels_out.formats import payload_format
+from channels_out.formats import viber as viber_formats
+from channels_out.formats import whatsapp as wa_formats
 from channels_out.http import VendorHttpError, header_get, hmac_sha256_hex
 from channels_out.kinds import ChannelKind
 from channels_out.vendors.cpaas.client import CpaasClient
@@ -146,6 +150,12 @@ class CpaasAdapter:
     @staticmethod
     def _chat_message(message: OutboundMessage) -> dict[str, Any]:
         payload = message.payload
+        try:
+            fmt = payload_format(message.channel, payload)
+        except ValidationError as exc:
+            raise AdapterError(f"Invalid message: {exc.messages}", permanent=True) from exc
+        if fmt is not None:
+            return chat_message_of(fmt)
         if message.channel == ChannelKind.WHATSAPP and payload.get("type") == "template":
             template: dict[str, Any] = {
                 "name": payload["template"],
@@ -290,6 +300,93 @@ class CpaasAdapter:
                 payload={"type": str(message.get("type") or "text"), **dict(content)},
             )
         return None  # other events (unsubscriptions, contacts) are kept raw but carry no message state
+
+
+# -- constructor formats (channels_out.formats) → seed 004 ``message`` objects ----------------------------------
+
+_WA_MEDIA_KIND = {
+    **dict.fromkeys(("jpg", "jpeg", "png", "webp"), "image"),
+    **dict.fromkeys(("ogg", "amr", "aac", "mpeg", "mp3"), "audio"),
+    **dict.fromkeys(("mp4", "3gp"), "video"),
+}
+
+
+def _interactive(header: str, body: str, footer: str, action: dict[str, Any], kind: str) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": kind, "body": {"text": body}, "action": action}
+    if header:
+        value["header"] = {"type": "text", "text": header}
+    if footer:
+        value["footer"] = {"text": footer}
+    return value
+
+
+def chat_message_of(fmt: object) -> dict[str, Any]:
+    """The seed 004 ``message`` object (E075 Viber, E090 WhatsApp) of a constructor format."""
+    if isinstance(fmt, viber_formats.ViberText | wa_formats.WhatsAppText):
+        return {"type": "text", "payload": {"text": fmt.text}}
+    if isinstance(fmt, viber_formats.ViberFile):
+        return {"type": "file", "payload": {"url": fmt.url, "file_name": fmt.name}}
+    if isinstance(fmt, viber_formats.ViberTextButton):
+        button = {"title": fmt.button_text, "url": fmt.button_url}
+        return {"type": "interactive", "payload": {"text": fmt.text, "button": button}}
+    if isinstance(fmt, viber_formats.ViberTextMediaButton):
+        button = {"title": fmt.button_text, "url": fmt.button_url}
+        return {"type": "image", "payload": {"text": fmt.text, "url": fmt.image_url, "button": button}}
+    if isinstance(fmt, wa_formats.WhatsAppCard):
+        buttons = [
+            {"type": "reply", "reply": {"id": f"btn-{i}", "title": b.text}} for i, b in enumerate(fmt.buttons)
+        ]
+        card = _interactive(fmt.header, fmt.body, fmt.footer, {"buttons": buttons}, "button")
+        if fmt.media_url:
+            card["header"] = {
+                "type": "image",
+                "image": {"link": fmt.media_url},
+            }  # media wins over a text header
+        return {"type": "interactive", "payload": card}
+    if isinstance(fmt, wa_formats.WhatsAppList):
+        sections = []
+        n = 0
+        for section in fmt.sections:
+            rows = []
+            for option in section.options:
+                row = {"id": f"opt-{n}", "title": option.title}
+                if option.description:
+                    row["description"] = option.description
+                rows.append(row)
+                n += 1
+            sections.append({"title": section.title, "rows": rows})
+        action = {"button": fmt.button, "sections": sections}
+        return {
+            "type": "interactive",
+            "payload": _interactive(fmt.header, fmt.body, fmt.footer, action, "list"),
+        }
+    if isinstance(fmt, wa_formats.WhatsAppFile):
+        kind = _WA_MEDIA_KIND.get(viber_formats.extension(fmt.name), "document")
+        media: dict[str, Any] = {"url": fmt.url}
+        if kind == "document":
+            media["filename"] = fmt.name
+        if fmt.caption:
+            media["caption"] = fmt.caption
+        return {"type": kind, "payload": media}
+    if isinstance(fmt, wa_formats.WhatsAppRequestLocation):
+        action = {"name": "send_location"}
+        request = _interactive("", fmt.text, "", action, "location_request_message")
+        return {"type": "interactive", "payload": request}
+    if isinstance(fmt, wa_formats.WhatsAppSendLocation):
+        location: dict[str, Any] = {"latitude": float(fmt.latitude), "longitude": float(fmt.longitude)}
+        if fmt.name:
+            location["name"] = fmt.name
+        if fmt.address:
+            location["address"] = fmt.address
+        return {"type": "location", "payload": location}
+    if isinstance(fmt, wa_formats.WhatsAppTemplate):
+        template: dict[str, Any] = {"name": fmt.name, "language": fmt.language}
+        if fmt.header_params:
+            template["header_params"] = list(fmt.header_params)
+        if fmt.body_params:
+            template["body_params"] = list(fmt.body_params)
+        return {"type": "template", "payload": template}
+    raise AdapterError(f"The CPaaS vendor cannot send a {type(fmt).__name__} message.", permanent=True)
 
 
 def _error_code(data: Any) -> str | None:

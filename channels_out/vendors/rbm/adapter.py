@@ -25,6 +25,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
+
 from channels_out.base import (
     AdapterError,
     CallbackItem,
@@ -35,6 +37,8 @@ from channels_out.base import (
     ReportStatus,
     SubmitResult,
 )
+from channels_out.formats import payload_format
+from channels_out.formats import rcs as rcs_formats
 from channels_out.http import VendorHttpError, header_get
 from channels_out.kinds import ChannelKind
 from channels_out.vendors.rbm.client import RbmClient
@@ -76,7 +80,13 @@ class RbmRcsAdapter:
         """The ``agentMessages`` JSON of ``message`` (public for the serialisation tests)."""
         payload = message.payload
         content: dict[str, Any] = {}
-        if payload.get("rich_card"):
+        try:
+            fmt = payload_format(message.channel, payload)
+        except ValidationError as exc:
+            raise AdapterError(f"Invalid RCS message: {exc.messages}", permanent=True) from exc
+        if fmt is not None:
+            content = rbm_content(fmt)
+        elif payload.get("rich_card"):
             content["richCard"] = payload["rich_card"]
         elif payload.get("file_url"):
             content["contentInfo"] = {"fileUrl": payload["file_url"], "forceRefresh": False}
@@ -160,6 +170,98 @@ class RbmRcsAdapter:
             ]
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise CallbackRejected(f"Malformed RBM callback: {exc!r}") from exc
+
+
+# -- constructor formats (channels_out.formats.rcs) → RBM contentMessage ----------------------------------------
+
+_RBM_WIDTH = {"small": "SMALL", "medium": "MEDIUM"}
+_RBM_HEIGHT = {"short": "SHORT_HEIGHT", "medium": "MEDIUM_HEIGHT", "tall": "TALL_HEIGHT"}
+
+
+def rbm_suggestion(suggestion: rcs_formats.Suggestion) -> dict[str, Any]:
+    """One suggestion chip in RBM's shape. Google RBM has no enriched or video call (guide §11.3, check 61)."""
+    postback = f"{suggestion.kind}:{suggestion.text}"
+    if isinstance(suggestion, rcs_formats.Reply):
+        return {"reply": {"text": suggestion.text, "postbackData": suggestion.postback or suggestion.text}}
+    action: dict[str, Any] = {"text": suggestion.text, "postbackData": postback}
+    if isinstance(suggestion, rcs_formats.UrlAction):
+        action["openUrlAction"] = {"url": suggestion.url, "application": suggestion.open_mode.upper()}
+    elif isinstance(suggestion, rcs_formats.DialAction):
+        if suggestion.action != "phone":
+            raise AdapterError(
+                "Google RBM does not support enriched or video calls; use Dial phone number.", permanent=True
+            )
+        action["dialAction"] = {"phoneNumber": suggestion.phone}
+    elif isinstance(suggestion, rcs_formats.MapAction):
+        if suggestion.mode == "request_location":
+            action["shareLocationAction"] = {}
+        elif suggestion.mode == "query":
+            action["viewLocationAction"] = {"query": suggestion.query, "label": suggestion.label}
+        else:
+            action["viewLocationAction"] = {
+                "latLong": {
+                    "latitude": float(suggestion.latitude or 0),
+                    "longitude": float(suggestion.longitude or 0),
+                },
+                "label": suggestion.label,
+            }
+    else:
+        action["createCalendarEventAction"] = {
+            "startTime": suggestion.start.isoformat(),
+            "endTime": suggestion.end.isoformat(),
+            "title": suggestion.title,
+            "description": suggestion.description,
+        }
+    if getattr(suggestion, "fallback_url", ""):
+        action["fallbackUrl"] = suggestion.fallback_url  # type: ignore[union-attr]
+    return {"action": action}
+
+
+def _card_content(card: rcs_formats.Card, height: str) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    if card.title:
+        content["title"] = card.title
+    if card.text:
+        content["description"] = card.text
+    if card.media:
+        content["media"] = {
+            "height": _RBM_HEIGHT[height],
+            "contentInfo": {"fileUrl": card.media.url, "forceRefresh": False},
+        }
+    if card.suggestions:
+        content["suggestions"] = [rbm_suggestion(s) for s in card.suggestions]
+    return content
+
+
+def rbm_content(fmt: object) -> dict[str, Any]:
+    """The ``contentMessage`` of a constructor format. Formatting is kept in the model; RBM shows plain text."""
+    content: dict[str, Any]
+    if isinstance(fmt, rcs_formats.RcsText):
+        content = {"text": fmt.text}
+    elif isinstance(fmt, rcs_formats.RcsFile):
+        content = {"contentInfo": {"fileUrl": fmt.file.url, "forceRefresh": False}}
+    elif isinstance(fmt, rcs_formats.RcsRichCard):
+        card: dict[str, Any] = {
+            "cardOrientation": fmt.layout.upper(),
+            "cardContent": _card_content(fmt.card, fmt.image_height),
+        }
+        if fmt.layout == "horizontal":
+            card["thumbnailImageAlignment"] = fmt.image_alignment.upper()
+        content = {"richCard": {"standaloneCard": card}}
+    elif isinstance(fmt, rcs_formats.RcsCarousel):
+        content = {
+            "richCard": {
+                "carouselCard": {
+                    "cardWidth": _RBM_WIDTH[fmt.card_width],
+                    "cardContents": [_card_content(c, fmt.image_height) for c in fmt.cards],
+                }
+            }
+        }
+    else:
+        raise AdapterError(f"RBM cannot send a {type(fmt).__name__} message.", permanent=True)
+    if fmt.suggestions:
+        content["suggestions"] = [rbm_suggestion(s) for s in fmt.suggestions]
+    return content
 
 
 def _data_bytes(body: bytes) -> bytes:

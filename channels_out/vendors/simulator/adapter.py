@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from channels_out.base import (
@@ -34,6 +35,7 @@ from channels_out.base import (
     ReportStatus,
     SubmitResult,
 )
+from channels_out.formats import payload_format
 from channels_out.kinds import ChannelKind
 from channels_out.vendors.simulator.forms import SimulatorConfigForm
 from portal.core.redis import redis_client
@@ -117,6 +119,7 @@ class SimulatorAdapter:
         and schedules nothing again) and counts the accepted submission. Raises AdapterError as scripted.
         """
         rule = self.rule_for(message.channel, message.to)
+        content = {k: v for k, v in self.content_of(message).items() if k == "format"}  # raw stays small
         self._refuse_if_scripted(message, rule)
         client = redis_client()
         vendor_id = f"sim-{uuid.uuid4().hex}"
@@ -135,7 +138,7 @@ class SimulatorAdapter:
         client.incr(SUBMIT_COUNTER)
         return SubmitResult(
             vendor_message_id=vendor_id,
-            raw={"status": "AWAITING-DLR", "units": message.segments},
+            raw={"status": "AWAITING-DLR", "units": message.segments, **content},
             session_id=str(rule["viber_session_id"]) if message.channel == ChannelKind.VIBER else "",
             pending_callbacks=self._callbacks(message, rule, vendor_id),
         )
@@ -189,6 +192,20 @@ class SimulatorAdapter:
     def sign(self, body: bytes) -> str:
         return hmac.new(self._secret.encode(), body, hashlib.sha256).hexdigest()
 
+    @staticmethod
+    def content_of(message: OutboundMessage) -> dict[str, Any]:
+        """What the simulated vendor received of a constructor format: its key and its validated JSON.
+
+        A payload without ``format`` gives ``{}``; an invalid one is refused as a real vendor would (permanent).
+        """
+        try:
+            fmt = payload_format(message.channel, message.payload)
+        except ValidationError as exc:
+            raise AdapterError(f"Invalid message: {exc.messages}", permanent=True, vendor_code="400") from exc
+        if fmt is None:
+            return {}
+        return {"format": fmt.key, "content": fmt.to_json()}
+
     def _refuse_if_scripted(self, message: OutboundMessage, rule: Mapping[str, Any]) -> None:
         channel = message.channel
         if channel == ChannelKind.RCS and not rule["rcs_capable"]:
@@ -197,7 +214,8 @@ class SimulatorAdapter:
             if not rule["whatsapp_opted_in"]:
                 raise AdapterError("The recipient has not opted in.", permanent=True, vendor_code="455")
             # Guide §13.1: only a Verified company may open with a free (non-template) message.
-            if not rule["whatsapp_verified"] and message.payload.get("type") != "template":
+            is_template = "template" in (message.payload.get("type"), message.payload.get("format"))
+            if not rule["whatsapp_verified"] and not is_template:
                 raise AdapterError(
                     "Only a verified company may send a free WhatsApp message.",
                     permanent=True,

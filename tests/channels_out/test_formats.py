@@ -18,6 +18,7 @@ from django.test import override_settings
 from broadcasts.services import BroadcastData, StepData, broadcast_save, broadcast_validate, step_data_of
 from channels_out.base import AdapterError, OutboundMessage
 from channels_out.formats import FORMATS, content_errors, message_from_json, payload_format
+from channels_out.formats.preview import format_preview
 from channels_out.formats.rcs import RcsCarousel, RcsRichCard
 from channels_out.kinds import ChannelKind
 from channels_out.vendors.cpaas.adapter import CpaasAdapter
@@ -782,3 +783,39 @@ def test_simulator_receives_the_validated_format() -> None:
     with pytest.raises(AdapterError, match="Invalid message") as info:
         adapter.send(outbound("rcs", "carousel", {"cards": [card()] * 13}))
     assert info.value.permanent
+
+
+# -- preview -----------------------------------------------------------------------------------------------------
+
+
+def test_preview_of_an_rcs_carousel_and_rich_card() -> None:
+    content = {
+        "cards": [
+            {"title": "<b>One</b>", "media": {"url": "https://cdn.test/1.png"}, "suggestions": [URL]},
+            {"text": "Two\nlines"},
+        ],
+        "suggestions": [REPLY],
+    }
+    html = format_preview(message_from_json("rcs", "carousel", content))
+    assert html.count('role="listitem"') == 2
+    assert "&lt;b&gt;One&lt;/b&gt;" in html  # escaped
+    assert 'src="https://cdn.test/1.png"' in html
+    assert "Two<br>lines" in html
+    assert 'msg-chip msg-chip-reply">Yes<' in html
+    assert 'msg-chip-url">Open<' in html
+    card_html = format_preview(message_from_json("rcs", "rich_card", {"card": card(), "layout": "vertical"}))
+    assert "msg-card-vertical" in card_html
+    assert '<strong class="msg-title">Title</strong>' in card_html
+
+
+def test_preview_of_a_whatsapp_card() -> None:
+    html = format_preview(
+        message_from_json(
+            "whatsapp", "card", {"header": "Sale", "body": "Hi", "footer": "Bye", "buttons": [BUTTON]}
+        )
+    )
+    assert '<strong class="msg-title">Sale</strong>' in html
+    assert '<small class="msg-footer">Bye</small>' in html
+    assert 'msg-button">OK<' in html
+    other = format_preview(message_from_json("tts", "tts", {"text": "Hi"}))
+    assert "No preview for this format yet." in other

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from channels_out.formats import rcs, simple, viber, whatsapp  # noqa: F401  (registers the formats)
 from channels_out.formats.base import FORMATS, Format, join
+from channels_out.kinds import ChannelKind
 
 __all__ = ["FORMATS", "Format", "content_errors", "message_from_json", "payload_format"]
 
@@ -24,8 +25,9 @@ def message_from_json(channel: str, key: str, data: Any) -> Format:
     """Validate ``data`` as format ``key`` of ``channel``. Raises ValidationError (paths relative to ``data``)."""
     cls = FORMATS.get((channel, key))
     if cls is None:
+        label = ChannelKind(channel).label if channel in ChannelKind.values else channel
         raise ValidationError(
-            {"format": [_("%(channel)s has no %(format)s format.") % {"channel": channel, "format": key}]}
+            {"format": [_("%(channel)s has no %(format)s format.") % {"channel": label, "format": key}]}
         )
     return cls.from_json(data)
 

@@ -19,10 +19,42 @@ import phonenumbers
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
 _T = TypeVar("_T")
 _URL = URLValidator(schemes=["http", "https"])
 _DECIMAL_DEGREES = re.compile(r"^[+-]?\d{1,3}(\.\d+)?$")
+
+
+# The count messages of list fields, by what they hold (full sentences, so each translates with its plural).
+TOO_MANY = {
+    "suggestions": ngettext_lazy(
+        "At most %(max)d suggestion (there are %(n)d).",
+        "At most %(max)d suggestions (there are %(n)d).",
+        "max",
+    ),
+    "cards": ngettext_lazy(
+        "At most %(max)d card (there are %(n)d).", "At most %(max)d cards (there are %(n)d).", "max"
+    ),
+    "buttons": ngettext_lazy(
+        "At most %(max)d button (there are %(n)d).", "At most %(max)d buttons (there are %(n)d).", "max"
+    ),
+    "sections": ngettext_lazy(
+        "At most %(max)d section (there are %(n)d).", "At most %(max)d sections (there are %(n)d).", "max"
+    ),
+    "options": ngettext_lazy(
+        "At most %(max)d option (there are %(n)d).", "At most %(max)d options (there are %(n)d).", "max"
+    ),
+}
+TOO_FEW = {
+    "suggestions": ngettext_lazy(
+        "Add at least %(min)d suggestion.", "Add at least %(min)d suggestions.", "min"
+    ),
+    "cards": ngettext_lazy("Add at least %(min)d card.", "Add at least %(min)d cards.", "min"),
+    "buttons": ngettext_lazy("Add at least %(min)d button.", "Add at least %(min)d buttons.", "min"),
+    "sections": ngettext_lazy("Add at least %(min)d section.", "Add at least %(min)d sections.", "min"),
+    "options": ngettext_lazy("Add at least %(min)d option.", "Add at least %(min)d options.", "min"),
+}
 
 
 def join(prefix: str, key: str | int) -> str:
@@ -159,7 +191,7 @@ class Reader:
         *,
         max_items: int,
         min_items: int = 0,
-        noun: str,
+        noun: str,  # a key of TOO_MANY / TOO_FEW
     ) -> tuple[_T, ...]:
         """A list field whose items ``parse`` reads; refused over ``max_items`` or under ``min_items``."""
         where = join(path, key)
@@ -170,11 +202,10 @@ class Reader:
         if len(raw) > max_items:
             self.add(
                 where,
-                _("At most %(max)d %(noun)s (there are %(n)d).")
-                % {"max": max_items, "noun": noun, "n": len(raw)},
+                str(TOO_MANY[noun] % {"max": max_items, "n": len(raw)}),
             )
         elif len(raw) < min_items:
-            self.add(where, _("At least %(min)d %(noun)s.") % {"min": min_items, "noun": noun})
+            self.add(where, str(TOO_FEW[noun] % {"min": min_items}))
         parsed = (parse(self, item, join(where, index)) for index, item in enumerate(raw))
         return tuple(item for item in parsed if item is not None)
 

@@ -144,7 +144,7 @@ def parse_suggestion(r: Reader, raw: Any, path: str) -> Suggestion | None:
 
 
 def _suggestions(r: Reader, data: Mapping[str, Any], path: str, *, max_items: int) -> tuple[Suggestion, ...]:
-    return r.items(data, "suggestions", path, parse_suggestion, max_items=max_items, noun=_("suggestions"))
+    return r.items(data, "suggestions", path, parse_suggestion, max_items=max_items, noun="suggestions")
 
 
 # -- media and cards ---------------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ class RcsCarousel(Format):
                 parse_card,
                 min_items=CAROUSEL_MIN,
                 max_items=CAROUSEL_MAX,
-                noun=_("cards"),
+                noun="cards",
             ),
             card_width=reader.choice(data, "card_width", "", WIDTHS, default="medium"),
             image_height=reader.choice(data, "image_height", "", HEIGHTS, default="medium"),

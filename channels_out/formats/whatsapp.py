@@ -81,7 +81,7 @@ class WhatsAppCard(Format):
             body=reader.text(data, "body", "", max_len=BODY_MAX, required=True),
             footer=reader.text(data, "footer", "", max_len=FOOTER_MAX),
             buttons=reader.items(
-                data, "buttons", "", _button, min_items=BUTTONS_MIN, max_items=BUTTONS_MAX, noun=_("buttons")
+                data, "buttons", "", _button, min_items=BUTTONS_MIN, max_items=BUTTONS_MAX, noun="buttons"
             ),
         )
 
@@ -111,7 +111,7 @@ def _section(r: Reader, raw: Any, path: str) -> Section:
     return Section(
         title=r.text(data, "title", path, max_len=SECTION_TITLE_MAX),
         options=r.items(
-            data, "options", path, _option, min_items=1, max_items=LIST_OPTIONS_MAX, noun=_("options")
+            data, "options", path, _option, min_items=1, max_items=LIST_OPTIONS_MAX, noun="options"
         ),
     )
 
@@ -130,7 +130,7 @@ class WhatsAppList(Format):
     @classmethod
     def parse(cls, reader: Reader, data: Mapping[str, Any]) -> Self:
         sections = reader.items(
-            data, "sections", "", _section, min_items=1, max_items=LIST_OPTIONS_MAX, noun=_("sections")
+            data, "sections", "", _section, min_items=1, max_items=LIST_OPTIONS_MAX, noun="sections"
         )
         total = sum(len(s.options) for s in sections)
         if total > LIST_OPTIONS_MAX:

@@ -66,7 +66,7 @@ def test_registry_covers_every_format_of_the_guide() -> None:
         ("whatsapp", "request_location"), ("whatsapp", "send_location"), ("whatsapp", "template"),
         ("push", "push"), ("tts", "tts"), ("mobile_push", "mobile_push"), ("email", "email"),
     }  # fmt: skip
-    assert errors_of("sms", "carousel", {}) == {"format": ["sms has no carousel format."]}
+    assert errors_of("sms", "carousel", {}) == {"format": ["SMS has no carousel format."]}
     assert errors_of("rcs", "text", "not an object") == {
         NON_FIELD_ERRORS: ["Expected an object."],
         "text": ["This field is required."],
@@ -235,7 +235,7 @@ def test_carousel_card_count_and_card_paths() -> None:
     assert errors_of("rcs", "carousel", {"cards": [card()] * 13}) == {
         "cards": ["At most 12 cards (there are 13)."]
     }
-    assert errors_of("rcs", "carousel", {"cards": [card()]}) == {"cards": ["At least 2 cards."]}
+    assert errors_of("rcs", "carousel", {"cards": [card()]}) == {"cards": ["Add at least 2 cards."]}
     errors = errors_of(
         "rcs",
         "carousel",
@@ -340,7 +340,7 @@ def test_whatsapp_card_limits() -> None:
         "body": ["This field is required."],
         "buttons.0.text": ["At most 20 characters (it has 21)."],
     }
-    assert errors_of("whatsapp", "card", {"body": "Hi"}) == {"buttons": ["At least 1 buttons."]}
+    assert errors_of("whatsapp", "card", {"body": "Hi"}) == {"buttons": ["Add at least 1 button."]}
 
 
 def options(n: int, title: str = "Option") -> list[dict[str, str]]:
@@ -469,7 +469,7 @@ def test_content_errors_prefix_paths_and_skip() -> None:
     }
     assert content_errors("rcs", content, prefix="steps.0.content", skip=frozenset({"text"})) == {
         "steps.0.content.carousel.cards.1.title": ["At most 200 characters (it has 201)."],
-        "steps.0.content.nope": ["rcs has no nope format."],
+        "steps.0.content.nope": ["RCS has no nope format."],
     }
 
 

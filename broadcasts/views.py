@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -92,6 +93,17 @@ BROADCAST_LIST = register_list(
         page_size=100,  # guide §6.3: "Show 100 Rows"
     )
 )  # fmt: skip
+
+
+def _chain_errors(form: Form, exc: ValidationError) -> dict[str, list[str]]:
+    """Split a save error: ``steps.*`` messages stay for the steps editor, the rest go on the form's fields."""
+    step_errors = {k: v for k, v in exc.message_dict.items() if k.startswith("steps.")}
+    others = {k: v for k, v in exc.message_dict.items() if not k.startswith("steps.")}
+    if others:
+        apply_service_error(form, ValidationError(others))
+    if step_errors and not others:
+        form.add_error(None, _("Check the steps of the chain."))
+    return step_errors
 
 
 @company_view(perm=PERM)
@@ -191,12 +203,7 @@ def _form_page(request: PortalRequest, broadcast: Broadcast | None) -> HttpRespo
                 action=action,
             )
         except ValidationError as exc:
-            step_errors = {k: v for k, v in exc.message_dict.items() if k.startswith("steps.")}
-            others = {k: v for k, v in exc.message_dict.items() if not k.startswith("steps.")}
-            if others:
-                apply_service_error(form, ValidationError(others))
-            if step_errors and not others:
-                form.add_error(None, _("Check the steps of the chain."))
+            step_errors = _chain_errors(form, exc)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
@@ -527,12 +534,7 @@ def _template_form_page(request: PortalRequest, template: BroadcastTemplate | No
                 action=action,
             )
         except ValidationError as exc:
-            step_errors = {k: v for k, v in exc.message_dict.items() if k.startswith("steps.")}
-            others = {k: v for k, v in exc.message_dict.items() if not k.startswith("steps.")}
-            if others:
-                apply_service_error(form, ValidationError(others))
-            if step_errors and not others:
-                form.add_error(None, _("Check the steps of the chain."))
+            step_errors = _chain_errors(form, exc)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:

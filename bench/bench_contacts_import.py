@@ -5,8 +5,7 @@ Measures, through the real services (``contacts.services.imports``) on a fresh c
   ratio to a loop that only normalises the same numbers with phonenumbers on one core, in the same run;
 - the XLSX import of the same rows, as a ratio to the bare python-calamine reader iterating the same file;
 - the dry run (preview) of each file, and the peak memory of the import's process tree (the process and its
-  checking workers): the largest sum of their resident sets, sampled from /proc every 50 ms (shared pages count
-  once per process, so this overstates a little).
+  checking workers): the largest sum of their proportional set sizes (Pss), sampled from /proc every 100 ms.
 
 Run: .venv/bin/python bench/bench_contacts_import.py [--rows 1000000] [--skip-xlsx] [--repeat 3]
 It uses its own database (portal_bench_ct by default); each import runs in a child process so that its peak
@@ -131,20 +130,21 @@ def child(path: str, fmt: str) -> None:
     )
 
 
-def _tree_rss_mb(root: int) -> float:
-    """The resident sets of ``root`` and its descendants, summed (from /proc)."""
+def _tree_pss_mb(root: int) -> float:
+    """The proportional set sizes (Pss, /proc/PID/smaps_rollup) of ``root`` and its descendants, summed.
+
+    Pss shares a page between the processes that map it, so forked workers do not count their parent's pages
+    again, as a sum of resident sets would.
+    """
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
+                parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21])  # pages
     tree = {root}
     changed = True
     while changed:
@@ -153,7 +153,17 @@ def _tree_rss_mb(root: int) -> float:
             if parent in tree and pid not in tree:
                 tree.add(pid)
                 changed = True
-    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    total_kb = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total_kb += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total_kb / 1024
 
 
 def _run_child(path: str, fmt: str) -> dict[str, float]:
@@ -165,8 +175,8 @@ def _run_child(path: str, fmt: str) -> dict[str, float]:
     done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], _tree_rss_mb(process.pid))
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], _tree_pss_mb(process.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

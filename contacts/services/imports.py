@@ -65,7 +65,9 @@ Quick import tags stored numbers without importing them again (guide §8.2 L2227
 from __future__ import annotations
 
 import csv
+import ctypes
 import datetime
+import gc
 import io
 import os
 import time
@@ -550,6 +552,8 @@ def _stage(
                 # Close the readers while the file is open (a failed import stops them half way).
                 chunks.close()
                 rows.close()
+                if contact_import.file_format != "csv":
+                    _release_memory()
         if not result.rows:
             raise ImportFileError(_("The file has no contacts below the chosen first row."))
         report(1.0, result.rows)
@@ -577,6 +581,20 @@ def _stage(
         result.new, result.existing = cursor.fetchone()
         result.rejected = result.rows - result.new - result.existing
     return result
+
+
+def _release_memory() -> None:
+    """Hand the freed heap back to the system (glibc's ``malloc_trim``).
+
+    python-calamine holds a whole sheet (hundreds of MB for a big workbook); freed, those pages would otherwise
+    stay resident in this long-lived worker process, and the next import's forked workers would map them too.
+    """
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    libc.malloc_trim(0)
 
 
 TEMP_TABLES = "import_rows, import_stage, import_batch, import_left, import_old, import_new"

@@ -29,7 +29,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -424,16 +424,14 @@ def checked_chunks(
     try:
         yield results()
     finally:
+        # The workers hold no state: stop them first, so that a reader blocked on a full pipe gets an error
+        # instead of waiting for a consumer that has gone (the import failed while chunks were in flight).
         stop.set()
-        reader.join(timeout=5)
-        for inbox in inboxes:
-            with suppress(OSError):
-                inbox.send(None)
-            inbox.close()
         for worker in workers:
-            worker.join(timeout=1)
             if worker.is_alive():
                 worker.terminate()
-                worker.join()
-        for outbox in outboxes:
-            outbox.close()
+        for worker in workers:
+            worker.join()
+        reader.join(timeout=5)
+        for connection in (*inboxes, *outboxes):
+            connection.close()

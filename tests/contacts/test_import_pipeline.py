@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import time
 from typing import Any
 from unittest import mock
 
@@ -310,3 +311,19 @@ def test_an_xlsx_is_opened_by_the_reader_thread_and_checked_by_the_workers(
         attrs["city"].key: "Rome",
         attrs["age"].key: 7,
     }
+
+
+def test_leaving_the_pipeline_with_chunks_in_flight_does_not_hang() -> None:
+    """The import fails while workers and the reader are blocked on full pipes: the context still ends."""
+    rows = [[f"+1201555{i % 10000:04d}", "x" * 200, "", "", "", "", ""] for i in range(20000)]
+    started = time.monotonic()
+
+    def import_that_fails() -> None:
+        with checked_chunks(chunked(iter(rows), 1, 2000), SPEC, wide=True, processes=2, window=6) as results:
+            next(results)
+            time.sleep(0.5)  # let the workers fill their pipes
+            raise RuntimeError("write failed")
+
+    with pytest.raises(RuntimeError, match="write failed"):
+        import_that_fails()
+    assert time.monotonic() - started < 10

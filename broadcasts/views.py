@@ -154,9 +154,14 @@ def _form_context(
     broadcast: Broadcast | None,
     step_errors: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
+    return {**_chain_context(request, rows, step_errors), "form": form, "broadcast": broadcast}
+
+
+def _chain_context(
+    request: PortalRequest, rows: list[dict[str, str]], step_errors: dict[str, list[str]] | None
+) -> dict[str, Any]:
+    """What the shared recipients and steps editor needs, for the broadcast and the template form alike."""
     return {
-        "form": form,
-        "broadcast": broadcast,
         "steps": _step_context(rows, step_errors or {}),
         "has_rcs": any(r.get("channel") == ChannelKind.RCS for r in rows),
         "channels": ChannelKind.choices,
@@ -471,17 +476,7 @@ def _template_context(
     template: BroadcastTemplate | None,
     step_errors: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "form": form,
-        "template_obj": template,
-        "steps": _step_context(rows, step_errors or {}),
-        "has_rcs": any(r.get("channel") == ChannelKind.RCS for r in rows),
-        "channels": ChannelKind.choices,
-        "units": BroadcastStep.Unit.choices,
-        "placeholders": placeholder_choices(selectors.attribute_list(company=request.company)),
-        "moderation": request.company.moderation_required,
-        "active_menu": "broadcasts",
-    }
+    return {**_chain_context(request, rows, step_errors), "form": form, "template_obj": template}
 
 
 def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import contextlib
 import platform
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -554,19 +555,9 @@ def two_factor_sms_resend(request: PortalRequest) -> HttpResponse:
 @company_view()
 @require_POST
 def two_factor_sms_verify(request: PortalRequest) -> HttpResponse:
-    form = CodeForm(request.POST)
-    if form.is_valid():
-        try:
-            codes = twofactor.two_factor_sms_confirm(
-                user=request.user, company=request.company, code=form.cleaned_data["code"]
-            )
-        except ValidationError as exc:
-            form.apply_service_error(exc)
-        else:
-            if codes:
-                request.session[RECOVERY_ONCE_KEY] = codes
-            return _two_factor_render(request, tf_notice=_("Two-factor authentication by SMS is on."))
-    return _two_factor_render(request, status_ok=False, code_form=form)
+    return _two_factor_confirm(
+        request, twofactor.two_factor_sms_confirm, _("Two-factor authentication by SMS is on."), "code_form"
+    )
 
 
 @company_view()
@@ -579,19 +570,27 @@ def two_factor_totp_start(request: PortalRequest) -> HttpResponse:
 @company_view()
 @require_POST
 def two_factor_totp_verify(request: PortalRequest) -> HttpResponse:
+    return _two_factor_confirm(
+        request, twofactor.two_factor_totp_confirm, _("The authenticator app is on."), "totp_form"
+    )
+
+
+def _two_factor_confirm(
+    request: PortalRequest, confirm: Callable[..., list[str]], notice: str, form_name: str
+) -> HttpResponse:
+    """Check the code that switches a method on; the first method also shows the new recovery codes once."""
     form = CodeForm(request.POST)
     if form.is_valid():
         try:
-            codes = twofactor.two_factor_totp_confirm(
-                user=request.user, company=request.company, code=form.cleaned_data["code"]
-            )
+            codes = confirm(user=request.user, company=request.company, code=form.cleaned_data["code"])
         except ValidationError as exc:
             form.apply_service_error(exc)
         else:
             if codes:
                 request.session[RECOVERY_ONCE_KEY] = codes
-            return _two_factor_render(request, tf_notice=_("The authenticator app is on."))
-    return _two_factor_render(request, status_ok=False, totp_form=form)
+            return _two_factor_render(request, tf_notice=notice)
+    forms: dict[str, Any] = {form_name: form}
+    return _two_factor_render(request, status_ok=False, **forms)
 
 
 @company_view()

@@ -2,11 +2,12 @@
 
 Nothing here writes to the database; ``contacts.services.imports`` stages what this module produces and applies it.
 
-* **Formats.** CSV is read with the ``csv`` module from a text stream, XLS and XLSX with python-calamine (about 12x
-  faster than openpyxl's read-only mode). The format is decided by the file's content (the ZIP and OLE2 magic
+* **Formats.** CSV is read with the ``csv`` module from a text stream, XLSX with the streaming sheet reader of
+  :mod:`contacts.xlsx` (expat, one row at a time), XLS with python-calamine (about 12x faster than openpyxl's
+  read-only mode; an XLS sheet holds at most 65,536 rows, so its whole-sheet load is bounded). The format is decided by the file's content (the ZIP and OLE2 magic
   numbers), not only by its name, so a renamed file gets a clear error instead of garbage rows.
-* **Streaming.** Rows are generated one at a time; a CSV is never read whole. Calamine keeps the sheet's cells
-  (not Python objects) in memory, which ``bench/bench_contacts_import.py`` measures.
+* **Streaming.** Rows are generated one at a time; neither a CSV nor an XLSX sheet is ever read whole (an XLSX
+  keeps its shared strings table in memory). ``bench/bench_contacts_import.py`` measures the peak.
 * **Encodings.** CSV files are read as UTF-8 (a BOM is dropped), Windows-1252 or Latin-1. Upload picks the first
   one that decodes the head of the file; the user can change it in step 2, and a decoding error further down the
   file stops the check with the row number and a hint to pick another encoding.
@@ -150,6 +151,17 @@ def iter_rows(
         # utf-8-sig drops a BOM; newline="" lets csv handle line breaks inside quoted cells.
         text = io.TextIOWrapper(raw, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="")
         return _csv_rows(text, delimiter, encoding), progress.fraction
+    if file_format == "xlsx":
+        # Streamed (contacts.xlsx): calamine would load the whole sheet first.
+        from contacts.xlsx import SheetReader, XlsxError
+
+        try:
+            reader = SheetReader(raw)
+        except XlsxError as exc:
+            raise ImportFileError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
+        return _xlsx_rows(reader), reader.fraction
+    # .xls (BIFF) stays on calamine, which loads the sheet whole: the format holds at most 65,536 rows per sheet,
+    # so that load is bounded (tens of MB at most) however the file was made.
     import python_calamine
 
     try:
@@ -168,6 +180,15 @@ def iter_rows(
             yield [*pad, *(_cell(v) for v in row)]
 
     return rows(), lambda: min(1.0, done[0] / total)
+
+
+def _xlsx_rows(reader: Any) -> Iterator[list[Any]]:
+    from contacts.xlsx import XlsxError
+
+    try:
+        yield from reader.rows()
+    except XlsxError as exc:
+        raise ImportFileError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
 
 
 def _csv_rows(text: io.TextIOWrapper, delimiter: str, encoding: str) -> Iterator[list[Any]]:

@@ -45,9 +45,9 @@ rest; the foreign-key check about 3 µs. What was kept and what was not:
   ones are already unlogged and need no cleanup after a crash.
 * XLSX: python-calamine 0.9.1 has ``CalamineSheet.iter_rows()``, but it iterates a sheet that
   ``get_sheet_by_index`` has loaded whole (about 430 MB of cells for 1M rows x 7 columns, 740 MB at the peak of
-  loading), and it cannot read a range of rows. The workers are forked before the workbook is opened so that they
-  do not carry it too. Streaming the sheet's XML with expat stays under 30 MB and reads about 70k rows/s (a
-  prototype); that reader is the way to 512 MB for big XLSX files and is not built yet.
+  loading), and it cannot read a range of rows. XLSX sheets are therefore streamed by :mod:`contacts.xlsx` (expat
+  over the decompressed sheet part, one row at a time, the shared strings kept); calamine stays for .xls, whose
+  sheets hold at most 65,536 rows. The workers are still forked before the file is opened.
 
 Failure. **Decision: the import is one transaction.** Staging and every write happen inside it, and the
 import's status and counters commit with the data. A failure at any point (a bad file found late, a database

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import ContactAttribute
@@ -57,3 +58,21 @@ def render(text: str, values: Mapping[str, str]) -> str:
 
 def has_placeholders(text: str) -> bool:
     return bool(PLACEHOLDER.search(text))
+
+
+def render_tree(value: Any, values: Mapping[str, str], *, key: str = "") -> Any:
+    """``value`` (a constructor format's JSON) with every string leaf rendered (acceptance check 78).
+
+    The ``html`` part of an e-mail gets its values HTML-escaped, so a contact's ``<`` cannot change the markup;
+    every other leaf is plain text. Keys, numbers and booleans are kept as they are.
+    """
+    if isinstance(value, str):
+        if key == "html" and "{{" in value:
+            safe = {k: escape(v) for k, v in values.items()}
+            return render(value, safe)
+        return render(value, values)
+    if isinstance(value, Mapping):
+        return {k: render_tree(v, values, key=str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [render_tree(v, values, key=key) for v in value]
+    return value

@@ -12,11 +12,12 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from phonenumbers import PhoneNumberType, carrier
 
+from channels_out.formats import payload_format
 from channels_out.kinds import ChannelKind
 from channels_out.sms import sms_info
 
@@ -82,9 +83,16 @@ def address_normalize(channel: str, raw: str, *, default_country: str = "") -> A
 
 
 def payload_text(channel: str, payload: Mapping[str, Any]) -> str:
-    """Return the payload's body text after checking it against the channel's limits (ValidationError)."""
+    """Return the payload's body text after checking it against the channel's limits (ValidationError).
+
+    Two payload shapes: a constructor format ``{"format": key, "content": {...}}`` (issue 8, every channel but
+    SMS), checked by its format model (guide §11-§17 limits) and summed up as one line for the message log and
+    search; or the plain shape ``{"text": ..., "subject" | "header" | "title": ...}`` checked below.
+    """
     if not isinstance(payload, Mapping):
         raise ValidationError(_("The payload must be an object."), code="payload_type")
+    if payload.get("format"):
+        return _format_summary(channel, payload)
     text = payload.get("text", "")
     if not isinstance(text, str):
         raise ValidationError(_("The text must be a string."), code="payload_type")
@@ -138,3 +146,24 @@ def payload_text(channel: str, payload: Mapping[str, Any]) -> str:
             params={"n": len(title), "channel": ChannelKind(channel).label, "max": title_limit},
         )
     return text
+
+
+def _format_summary(channel: str, payload: Mapping[str, Any]) -> str:
+    """Validate a ``{"format", "content"}`` payload; every error message names its field path."""
+    if channel == ChannelKind.SMS:
+        raise ValidationError(_("An SMS has no message formats; send a text."), code="payload_type")
+    if not isinstance(payload.get("content"), Mapping):
+        raise ValidationError(_("The message content must be an object."), code="payload_type")
+    try:
+        fmt = payload_format(channel, payload)
+    except ValidationError as exc:
+        messages = [
+            message if path in (NON_FIELD_ERRORS, "format") else
+            _("%(field)s: %(message)s") % {"field": path, "message": message}
+            for path, items in exc.message_dict.items()
+            for message in items
+        ]  # fmt: skip
+        raise ValidationError(messages, code="invalid_content") from exc
+    if fmt is None:  # pragma: no cover - "format" was checked above
+        raise ValidationError(_("The message needs a text."), code="text_required")
+    return fmt.summary()

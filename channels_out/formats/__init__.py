@@ -18,7 +18,14 @@ from channels_out.formats import rcs, simple, viber, whatsapp  # noqa: F401  (re
 from channels_out.formats.base import FORMATS, Format, join
 from channels_out.kinds import ChannelKind
 
-__all__ = ["FORMATS", "Format", "content_errors", "message_from_json", "payload_format"]
+__all__ = [
+    "FORMATS",
+    "Format",
+    "content_errors",
+    "message_from_json",
+    "payload_format",
+    "sent_format_key",
+]
 
 
 def message_from_json(channel: str, key: str, data: Any) -> Format:
@@ -55,3 +62,20 @@ def payload_format(channel: str, payload: Mapping[str, Any]) -> Format | None:
     if not key:
         return None
     return message_from_json(channel, str(key), payload.get("content") or {})
+
+
+def sent_format_key(channel: str, content: Mapping[str, Any]) -> str | None:
+    """Which format of a stored ``{format_key: data}`` message is sent; ``None`` sends the plain ``text`` entry.
+
+    The plain entry (``{"text": {"text", "title" | "subject" | "header"}}``) is every step's text form, kept for the
+    SMS-like channels and the message log. A constructor format of the channel next to it is what the recipient
+    gets (the constructor stores the one the user picked; with several, the first in the guide's order of §11-§17
+    wins). An RCS text with suggestion chips is sent as the ``text`` format, since the plain form has no chips.
+    """
+    keys = [key for (kind, key) in FORMATS if kind == channel and key != "text" and key in content]
+    if keys:
+        return keys[0]
+    plain = content.get("text")
+    if (channel, "text") in FORMATS and isinstance(plain, Mapping) and plain.get("suggestions"):
+        return "text"
+    return None

@@ -251,6 +251,45 @@ class Format:
             raise TypeError(type(self).__name__)
         return plain
 
+    def summary(self) -> str:
+        """The message as one line of text, for the message log and its search (not sent anywhere).
+
+        The readable fields (header, title, text, body, footer, caption, subject, file name, option titles) in
+        the order the format declares them, joined by " | ".
+        """
+        parts: list[str] = []
+        _collect_text(to_plain(self), parts)
+        return " | ".join(parts)[:SUMMARY_MAX]
+
+
+SUMMARY_MAX = 5000
+_SUMMARY_KEYS = frozenset(
+    {
+        "subject",
+        "subtitle",
+        "header",
+        "title",
+        "text",
+        "body",
+        "footer",
+        "caption",
+        "name",
+        "button",
+        "description",
+    }
+)
+
+
+def _collect_text(value: Any, parts: list[str], key: str = "") -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _collect_text(v, parts, k)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_text(v, parts, key)
+    elif isinstance(value, str) and key in _SUMMARY_KEYS and value and value not in parts:
+        parts.append(value)
+
 
 FORMATS: dict[tuple[str, str], type[Format]] = {}
 _F = TypeVar("_F", bound=type[Format])

@@ -112,3 +112,7 @@ class Email(Format):
         if not (value.html or value.text):
             reader.add("text", _("An e-mail needs an HTML part or a text part."))
         return value
+
+    def summary(self) -> str:
+        """The subject and the plain-text part (the design model and the HTML are not searched)."""
+        return " | ".join(p for p in (self.subject, self.subtitle, self.text) if p)[:5000]

@@ -262,3 +262,8 @@ class WhatsAppTemplate(Format):
             header_params=_params(reader, data, "header_params"),
             body_params=_params(reader, data, "body_params"),
         )
+
+    def summary(self) -> str:
+        """The template's name, language and parameters (its text lives with the vendor's approved template)."""
+        params = ", ".join((*self.header_params, *self.body_params))
+        return f"{self.name} ({self.language})" + (f": {params}" if params else "")

@@ -540,7 +540,7 @@ def test_rbm_serialises_a_carousel_with_every_suggestion_type() -> None:
     ]
     content = {
         "card_width": "small",
-        "image_height": "tall",
+        "image_height": "short",
         "cards": [
             {
                 "title": "One",
@@ -559,7 +559,7 @@ def test_rbm_serialises_a_carousel_with_every_suggestion_type() -> None:
                 {
                     "title": "One",
                     "media": {
-                        "height": "TALL_HEIGHT",
+                        "height": "SHORT_HEIGHT",
                         "contentInfo": {"fileUrl": "https://cdn.test/1.png", "forceRefresh": False},
                     },
                     "suggestions": [{"reply": {"text": "Yes", "postbackData": "Yes"}}],
@@ -570,18 +570,22 @@ def test_rbm_serialises_a_carousel_with_every_suggestion_type() -> None:
     }
     chips = body["contentMessage"]["suggestions"]
     assert chips[0] == {"reply": {"text": "Yes", "postbackData": "yes-1"}}
-    assert chips[1]["action"]["openUrlAction"] == {"url": "https://shop.test", "application": "WEBVIEW"}
+    assert chips[1]["action"]["openUrlAction"] == {
+        "url": "https://shop.test",
+        "application": "WEBVIEW",
+        "webviewViewMode": "FULL",
+    }
     assert chips[2]["action"]["dialAction"] == {"phoneNumber": "+34612345678"}
     assert chips[2]["action"]["fallbackUrl"] == "https://skype.test"
     assert chips[3]["action"]["viewLocationAction"] == {
         "latLong": {"latitude": 55.7558, "longitude": 37.6173},
         "label": "Red Sq",
     }
-    assert chips[4]["action"]["viewLocationAction"] == {"query": "nearest shop", "label": ""}
+    assert chips[4]["action"]["viewLocationAction"] == {"query": "nearest shop"}
     assert chips[5]["action"]["shareLocationAction"] == {}
     assert chips[6]["action"]["createCalendarEventAction"] == {
-        "startTime": "2026-05-01T09:00:00+00:00",
-        "endTime": "2026-05-01T10:00:00+00:00",
+        "startTime": "2026-05-01T09:00:00Z",
+        "endTime": "2026-05-01T10:00:00Z",
         "title": "Sale",
         "description": "Big",
     }
@@ -625,9 +629,11 @@ def test_rbm_refuses_enriched_calls_and_invalid_formats() -> None:
     with pytest.raises(AdapterError, match="Google RBM does not support enriched or video calls") as info:
         RbmRcsAdapter.body_for(outbound("rcs", "text", {"text": "Hi", "suggestions": [enriched]}))
     assert info.value.permanent
-    with pytest.raises(AdapterError, match="Invalid RCS message") as bad:
+    assert info.value.vendor_code == "FORMAT-UNSUPPORTED"
+    with pytest.raises(AdapterError, match=r"Invalid message: card\.title: At most 200") as bad:
         RbmRcsAdapter.body_for(outbound("rcs", "rich_card", {"card": {"title": "t" * 201}}))
     assert bad.value.permanent
+    assert bad.value.vendor_code == "INVALID-CONTENT"
 
 
 def test_rbm_sends_a_rich_card_to_the_fake_vendor(vendor: FakeVendor) -> None:

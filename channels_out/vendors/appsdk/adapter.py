@@ -32,8 +32,10 @@ from channels_out.base import (
     ReportStatus,
     SubmitResult,
 )
+from channels_out.formats.simple import MobilePush
 from channels_out.http import VendorHttpError, header_get, hmac_sha256_hex
 from channels_out.kinds import ChannelKind
+from channels_out.vendors import message_format, unsupported
 from channels_out.vendors.appsdk.client import AppSdkClient
 from channels_out.vendors.appsdk.forms import AppSdkConfigForm
 
@@ -71,10 +73,13 @@ class AppSdkMobilePushAdapter:
     def body_for(message: OutboundMessage) -> dict[str, Any]:
         """The SDK backend's JSON for ``message`` (public for the serialisation tests)."""
         payload = message.payload
+        push = message_format(message)  # guide §17: header and body, both required
+        if push is not None and not isinstance(push, MobilePush):
+            raise unsupported(f"The app SDK cannot send a {type(push).__name__} message.")
         return {
             "user_id": message.to,
-            "title": str(payload.get("header") or ""),
-            "body": message.text,
+            "title": push.header if push else str(payload.get("header") or ""),
+            "body": push.text if push else message.text,
             "data": dict(payload.get("data") or {}),
             "reference": message.client_reference,
         }

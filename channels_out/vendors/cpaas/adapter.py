@@ -22,7 +22,6 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from channels_out.base import (
@@ -36,11 +35,12 @@ from channels_out.base import (
     SubmitResult,
 )
 from channels_out.errors import DLR_ERRORS
-from channels_out.formats import payload_format
 from channels_out.formats import viber as viber_formats
 from channels_out.formats import whatsapp as wa_formats
+from channels_out.formats.simple import Tts
 from channels_out.http import VendorHttpError, header_get, hmac_sha256_hex
 from channels_out.kinds import ChannelKind
+from channels_out.vendors import message_format, unsupported
 from channels_out.vendors.cpaas.client import CpaasClient
 from channels_out.vendors.cpaas.forms import CpaasConfigForm
 
@@ -117,16 +117,19 @@ class CpaasAdapter:
             return "sms", body
         if message.channel == ChannelKind.TTS:
             # Seed 004 E052; guide §16: language EN/ES and the text read once to three times.
-            options = {
-                "language": str(payload.get("language") or "en"),
-                "iteration": int(payload.get("repeat") or 1),
+            tts = message_format(message)
+            if tts is not None and not isinstance(tts, Tts):
+                raise unsupported(f"The CPaaS vendor cannot call with a {type(tts).__name__} message.")
+            options: dict[str, Any] = {
+                "language": tts.language if tts else str(payload.get("language") or "en"),
+                "iteration": tts.repeat if tts else int(payload.get("repeat") or 1),
             }
             if payload.get("voice"):
                 options["voiceid"] = payload["voice"]
             return "tts", {
                 "bridge": message.sender_id,
                 "to": to,
-                "text": message.text,
+                "text": tts.text if tts else message.text,
                 "options": options,
                 "custom": message.client_reference,
             }
@@ -150,10 +153,7 @@ class CpaasAdapter:
     @staticmethod
     def _chat_message(message: OutboundMessage) -> dict[str, Any]:
         payload = message.payload
-        try:
-            fmt = payload_format(message.channel, payload)
-        except ValidationError as exc:
-            raise AdapterError(f"Invalid message: {exc.messages}", permanent=True) from exc
+        fmt = message_format(message)
         if fmt is not None:
             return chat_message_of(fmt)
         if message.channel == ChannelKind.WHATSAPP and payload.get("type") == "template":
@@ -309,6 +309,22 @@ _WA_MEDIA_KIND = {
     **dict.fromkeys(("ogg", "amr", "aac", "mpeg", "mp3"), "audio"),
     **dict.fromkeys(("mp4", "3gp"), "video"),
 }
+# Seed 004 E090: what this vendor takes, narrower than the guide's §13.2 list (which marks WEBP and OGG with
+# footnotes): images jpg/jpeg/png only, "the base audio/ogg type is not supported"; and its size limits.
+_WA_UNSUPPORTED = frozenset({"webp", "ogg"})
+_MB = 1024 * 1024
+WA_SIZE_MAX = {"image": 5 * _MB, "audio": 16 * _MB, "video": 16 * _MB, "document": 100 * _MB}
+
+
+def _check_wa_file(ext: str, kind: str, size: int) -> None:
+    """Refuse, before any call, a WhatsApp file this vendor does not take (permanent ``FORMAT-UNSUPPORTED``)."""
+    if ext in _WA_UNSUPPORTED:
+        raise unsupported(f"The CPaaS vendor does not send .{ext} files on WhatsApp (seed 004 E090).")
+    if size > WA_SIZE_MAX[kind]:
+        raise unsupported(
+            f"The CPaaS vendor sends WhatsApp {kind} files of at most {WA_SIZE_MAX[kind] // _MB} MB "
+            f"(this one has {size} bytes)."
+        )
 
 
 def _interactive(header: str, body: str, footer: str, action: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -361,7 +377,9 @@ def chat_message_of(fmt: object) -> dict[str, Any]:
             "payload": _interactive(fmt.header, fmt.body, fmt.footer, action, "list"),
         }
     if isinstance(fmt, wa_formats.WhatsAppFile):
-        kind = _WA_MEDIA_KIND.get(viber_formats.extension(fmt.name), "document")
+        ext = viber_formats.extension(fmt.name)
+        kind = _WA_MEDIA_KIND.get(ext, "document")
+        _check_wa_file(ext, kind, fmt.size)
         media: dict[str, Any] = {"url": fmt.url}
         if kind == "document":
             media["filename"] = fmt.name
@@ -386,7 +404,7 @@ def chat_message_of(fmt: object) -> dict[str, Any]:
         if fmt.body_params:
             template["body_params"] = list(fmt.body_params)
         return {"type": "template", "payload": template}
-    raise AdapterError(f"The CPaaS vendor cannot send a {type(fmt).__name__} message.", permanent=True)
+    raise unsupported(f"The CPaaS vendor cannot send a {type(fmt).__name__} message.")
 
 
 def _error_code(data: Any) -> str | None:

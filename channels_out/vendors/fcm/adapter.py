@@ -23,8 +23,10 @@ from channels_out.base import (
     OutboundMessage,
     SubmitResult,
 )
+from channels_out.formats.simple import Push
 from channels_out.http import VendorHttpError
 from channels_out.kinds import ChannelKind
+from channels_out.vendors import message_format, unsupported
 from channels_out.vendors.fcm.client import FcmClient
 from channels_out.vendors.fcm.forms import FcmConfigForm
 
@@ -58,13 +60,19 @@ class FcmPushAdapter:
     def body_for(message: OutboundMessage) -> dict[str, Any]:
         """The FCM v1 body of ``message`` (public for the serialisation tests)."""
         payload = message.payload
+        push = message_format(message)  # guide §15: picture, header, body (at least one)
+        if push is not None and not isinstance(push, Push):
+            raise unsupported(f"FCM cannot send a {type(push).__name__} message.")
+        header = push.header if push else str(payload.get("header") or "")
+        body = push.text if push else message.text
+        image = push.image_url if push else str(payload.get("image_url") or "")
         notification: dict[str, str] = {}
-        if payload.get("header"):
-            notification["title"] = str(payload["header"])
-        if message.text:
-            notification["body"] = message.text
-        if payload.get("image_url"):
-            notification["image"] = str(payload["image_url"])
+        if header:
+            notification["title"] = header
+        if body:
+            notification["body"] = body
+        if image:
+            notification["image"] = image
         data = {str(k): str(v) for k, v in dict(payload.get("data") or {}).items()}
         data["client_reference"] = message.client_reference
         return {"message": {"token": message.to, "notification": notification, "data": data}}

@@ -25,8 +25,6 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
-
 from channels_out.base import (
     AdapterError,
     CallbackItem,
@@ -37,10 +35,10 @@ from channels_out.base import (
     ReportStatus,
     SubmitResult,
 )
-from channels_out.formats import payload_format
 from channels_out.formats import rcs as rcs_formats
 from channels_out.http import VendorHttpError, header_get
 from channels_out.kinds import ChannelKind
+from channels_out.vendors import message_format, unsupported
 from channels_out.vendors.rbm.client import RbmClient
 from channels_out.vendors.rbm.forms import RbmConfigForm
 
@@ -80,10 +78,7 @@ class RbmRcsAdapter:
         """The ``agentMessages`` JSON of ``message`` (public for the serialisation tests)."""
         payload = message.payload
         content: dict[str, Any] = {}
-        try:
-            fmt = payload_format(message.channel, payload)
-        except ValidationError as exc:
-            raise AdapterError(f"Invalid RCS message: {exc.messages}", permanent=True) from exc
+        fmt = message_format(message)
         if fmt is not None:
             content = rbm_content(fmt)
         elif payload.get("rich_card"):
@@ -174,6 +169,7 @@ class RbmRcsAdapter:
 
 # -- constructor formats (channels_out.formats.rcs) → RBM contentMessage ----------------------------------------
 
+RBM_CAROUSEL_MAX = 10
 _RBM_WIDTH = {"small": "SMALL", "medium": "MEDIUM"}
 _RBM_HEIGHT = {"short": "SHORT_HEIGHT", "medium": "MEDIUM_HEIGHT", "tall": "TALL_HEIGHT"}
 
@@ -185,30 +181,37 @@ def rbm_suggestion(suggestion: rcs_formats.Suggestion) -> dict[str, Any]:
         return {"reply": {"text": suggestion.text, "postbackData": suggestion.postback or suggestion.text}}
     action: dict[str, Any] = {"text": suggestion.text, "postbackData": postback}
     if isinstance(suggestion, rcs_formats.UrlAction):
-        action["openUrlAction"] = {"url": suggestion.url, "application": suggestion.open_mode.upper()}
+        open_url = {"url": suggestion.url, "application": suggestion.open_mode.upper()}
+        if suggestion.open_mode == "webview":
+            open_url["webviewViewMode"] = (
+                "FULL"  # RBM requires a view mode for WEBVIEW; the guide has one mode
+            )
+        action["openUrlAction"] = open_url
     elif isinstance(suggestion, rcs_formats.DialAction):
         if suggestion.action != "phone":
-            raise AdapterError(
-                "Google RBM does not support enriched or video calls; use Dial phone number.", permanent=True
-            )
+            raise unsupported("Google RBM does not support enriched or video calls; use Dial phone number.")
         action["dialAction"] = {"phoneNumber": suggestion.phone}
     elif isinstance(suggestion, rcs_formats.MapAction):
         if suggestion.mode == "request_location":
             action["shareLocationAction"] = {}
-        elif suggestion.mode == "query":
-            action["viewLocationAction"] = {"query": suggestion.query, "label": suggestion.label}
         else:
-            action["viewLocationAction"] = {
-                "latLong": {
-                    "latitude": float(suggestion.latitude or 0),
-                    "longitude": float(suggestion.longitude or 0),
-                },
-                "label": suggestion.label,
-            }
+            location: dict[str, Any] = (
+                {"query": suggestion.query}
+                if suggestion.mode == "query"
+                else {
+                    "latLong": {
+                        "latitude": float(suggestion.latitude or 0),
+                        "longitude": float(suggestion.longitude or 0),
+                    }
+                }
+            )
+            if suggestion.label:
+                location["label"] = suggestion.label
+            action["viewLocationAction"] = location
     else:
         action["createCalendarEventAction"] = {
-            "startTime": suggestion.start.isoformat(),
-            "endTime": suggestion.end.isoformat(),
+            "startTime": _rfc3339_utc(suggestion.start),
+            "endTime": _rfc3339_utc(suggestion.end),
             "title": suggestion.title,
             "description": suggestion.description,
         }
@@ -249,6 +252,13 @@ def rbm_content(fmt: object) -> dict[str, Any]:
             card["thumbnailImageAlignment"] = fmt.image_alignment.upper()
         content = {"richCard": {"standaloneCard": card}}
     elif isinstance(fmt, rcs_formats.RcsCarousel):
+        # Google RBM takes 2-10 cards (the guide's carousel has up to 12) and no tall media on small cards.
+        if len(fmt.cards) > RBM_CAROUSEL_MAX:
+            raise unsupported(
+                f"Google RBM sends at most {RBM_CAROUSEL_MAX} cards in a carousel (this one has {len(fmt.cards)})."
+            )
+        if fmt.card_width == "small" and fmt.image_height == "tall":
+            raise unsupported("Google RBM has no tall media on small carousel cards; choose a medium width.")
         content = {
             "richCard": {
                 "carouselCard": {
@@ -258,7 +268,7 @@ def rbm_content(fmt: object) -> dict[str, Any]:
             }
         }
     else:
-        raise AdapterError(f"RBM cannot send a {type(fmt).__name__} message.", permanent=True)
+        raise unsupported(f"RBM cannot send a {type(fmt).__name__} message.")
     if fmt.suggestions:
         content["suggestions"] = [rbm_suggestion(s) for s in fmt.suggestions]
     return content
@@ -276,3 +286,9 @@ def _rfc3339(value: str) -> datetime.datetime:
     if parsed.tzinfo is None:
         raise ValueError("naive time")
     return parsed
+
+
+def _rfc3339_utc(moment: datetime.datetime) -> str:
+    """RBM's timestamp form (``2026-05-01T09:30:00Z``). A time without an offset is read as UTC."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+    return aware.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

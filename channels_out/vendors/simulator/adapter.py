@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from channels_out.base import (
@@ -35,8 +34,8 @@ from channels_out.base import (
     ReportStatus,
     SubmitResult,
 )
-from channels_out.formats import payload_format
 from channels_out.kinds import ChannelKind
+from channels_out.vendors import message_format
 from channels_out.vendors.simulator.forms import SimulatorConfigForm
 from portal.core.redis import redis_client
 
@@ -69,6 +68,19 @@ RAW_STATUS = {
     ReportStatus.UNDELIVERED: "UNDELIV",
     ReportStatus.EXPIRED: "EXPIRED",
 }
+
+
+RECEIVED_KEY = "channels_out:sim:received:{reference}"
+
+
+def received(client_reference: str) -> dict[str, Any] | None:
+    """What the simulated vendor received for ``client_reference`` (channel, to, sender, text and the validated
+    ``{"format", "content"}`` or the plain payload), kept as long as the reference; ``None`` if nothing was."""
+    raw = redis_client().get(RECEIVED_KEY.format(reference=client_reference))
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None
 
 
 def submit_count() -> int:
@@ -119,7 +131,8 @@ class SimulatorAdapter:
         and schedules nothing again) and counts the accepted submission. Raises AdapterError as scripted.
         """
         rule = self.rule_for(message.channel, message.to)
-        content = {k: v for k, v in self.content_of(message).items() if k == "format"}  # raw stays small
+        received_content = self.content_of(message)
+        content = {k: v for k, v in received_content.items() if k == "format"}  # raw stays small
         self._refuse_if_scripted(message, rule)
         client = redis_client()
         vendor_id = f"sim-{uuid.uuid4().hex}"
@@ -136,6 +149,19 @@ class SimulatorAdapter:
                 pending_callbacks=self._callbacks(message, rule, known_id),
             )
         client.incr(SUBMIT_COUNTER)
+        # Like a vendor's message log: what reached the simulated vendor, for the tests and the back office.
+        record = {
+            "channel": str(message.channel),
+            "to": message.to,
+            "sender_id": message.sender_id,
+            "text": message.text,
+            **(received_content or {"payload": dict(message.payload)}),
+        }
+        client.set(
+            RECEIVED_KEY.format(reference=message.client_reference),
+            json.dumps(record, default=str),
+            ex=REFERENCE_TTL,
+        )
         return SubmitResult(
             vendor_message_id=vendor_id,
             raw={"status": "AWAITING-DLR", "units": message.segments, **content},
@@ -198,10 +224,7 @@ class SimulatorAdapter:
 
         A payload without ``format`` gives ``{}``; an invalid one is refused as a real vendor would (permanent).
         """
-        try:
-            fmt = payload_format(message.channel, message.payload)
-        except ValidationError as exc:
-            raise AdapterError(f"Invalid message: {exc.messages}", permanent=True, vendor_code="400") from exc
+        fmt = message_format(message)
         if fmt is None:
             return {}
         return {"format": fmt.key, "content": fmt.to_json()}

@@ -22,16 +22,18 @@ from __future__ import annotations
 import datetime
 import hmac
 import json
+import re
 import smtplib
 import socket
 from collections.abc import Mapping
+from html import unescape as html_unescape
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, strip_tags
 
 from channels_out.base import (
     AdapterError,
@@ -42,8 +44,10 @@ from channels_out.base import (
     ReportStatus,
     SubmitResult,
 )
+from channels_out.formats.simple import Email
 from channels_out.http import header_get, hmac_sha256_hex
 from channels_out.kinds import ChannelKind
+from channels_out.vendors import message_format, unsupported
 from channels_out.vendors.smtp.client import SmtpClient
 from channels_out.vendors.smtp.forms import SmtpConfigForm
 
@@ -84,22 +88,30 @@ class SmtpEmailAdapter:
     def build(self, message: OutboundMessage) -> tuple[EmailMultiAlternatives, str]:
         """The e-mail of ``message`` and its vendor id (public for the tests)."""
         payload = message.payload
+        design = message_format(message)  # guide §14: subject, subtitle, HTML and its plain-text part
+        if design is not None and not isinstance(design, Email):
+            raise unsupported(f"SMTP cannot send a {type(design).__name__} message.")
+        subject = design.subject if design else str(payload.get("subject", ""))
+        subtitle = design.subtitle if design else str(payload.get("subtitle") or "")
+        html = design.html if design else str(payload.get("html") or "")
+        text = design.text if design else message.text or ""
+        if html and not text:
+            text = plain_text_of(html)  # every e-mail keeps a plain-text part (multipart/alternative)
         domain = message.sender_id.rpartition("@")[2] or "portal.invalid"
         vendor_id = f"{message.client_reference}@{domain}"
         from_name = str(self._config.get("from_name") or "")
         sender = f"{from_name} <{message.sender_id}>" if from_name else message.sender_id
         headers = {"Message-ID": f"<{vendor_id}>", "X-Portal-Reference": message.client_reference}
-        if payload.get("subtitle"):
-            headers["X-Preheader"] = str(payload["subtitle"])
+        if subtitle:
+            headers["X-Preheader"] = subtitle
         email = EmailMultiAlternatives(
-            subject=str(payload.get("subject", "")),
-            body=message.text or "",
+            subject=subject,
+            body=text,
             from_email=sender,
             to=[message.to],
             headers=headers,
             reply_to=[str(payload["reply_to"])] if payload.get("reply_to") else None,
         )
-        html = str(payload.get("html") or "")
         if html:
             if self._config.get("open_tracking", True) and self._callback_url:
                 pixel = (
@@ -197,3 +209,14 @@ def _adapter_error(exc: BaseException) -> AdapterError:
     if isinstance(exc, socket.timeout | TimeoutError):
         return AdapterError("The SMTP server did not answer in time.", permanent=False, vendor_code="TIMEOUT")
     return AdapterError(f"SMTP failed: {type(exc).__name__}.", permanent=False)
+
+
+_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(p|div|tr|h[1-6]|li|table)>")
+_BLANKS = re.compile(r"\n\s*\n+")
+
+
+def plain_text_of(html: str) -> str:
+    """A readable plain-text part of an HTML e-mail: block ends become line breaks, tags and entities go."""
+    text = html_unescape(strip_tags(_BLOCK_END.sub("\n", html)))
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

@@ -47,6 +47,7 @@ from broadcasts.models import (
 )
 from broadcasts.tasks import broadcast_advance_task, broadcast_fan_out_task, broadcast_statuses_apply_task
 from channels_out import states
+from channels_out.formats import sent_format_key
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection, Message
 from channels_out.services import OutgoingItem, adapter_for, message_send_batch
@@ -432,6 +433,12 @@ def _address_for(ctx: _Context, step: BroadcastStep, recipient: BroadcastRecipie
 
 
 def _payload(step: BroadcastStep, values: dict[str, str]) -> dict[str, Any]:
+    """The recipient's payload of ``step``: its constructor format as ``{"format", "content"}`` (issue 8) with
+    every text personalised, or the plain text form; ``payload_text`` then checks it after personalisation."""
+    content = step.content or {}
+    fmt_key = sent_format_key(step.channel, content)
+    if fmt_key is not None:
+        return {"format": fmt_key, "content": personalize.render_tree(content[fmt_key], values)}
     body = step.text_content
     return {key: personalize.render(value, values) for key, value in body.items()}
 

@@ -100,6 +100,11 @@ PORTAL_ERRORS: dict[str, ErrorInfo] = {
         "Only a company verified by WhatsApp may open a conversation with a free message (guide §13.1).",
     ),
     "TIMEOUT": ErrorInfo("TIMEOUT", "TIMEOUT", "The vendor did not answer in time.", permanent=False),
+    # Issue 8: refused by the adapter before any vendor call (the format's checks, or what this vendor lacks).
+    "INVALID-CONTENT": ErrorInfo("INVALID-CONTENT", "NA", "The message content is not valid for its format."),
+    "FORMAT-UNSUPPORTED": ErrorInfo(
+        "FORMAT-UNSUPPORTED", "NA", "The connection's vendor cannot send this message format or file type."
+    ),
     "EXPIRED": ErrorInfo("EXPIRED", "EXPIRED", "No final report arrived within the message validity."),
 }
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from channels_out import views, webhooks_views
+from channels_out.constructor import views as constructor_views
 
 app_name = "channels_out"
 
@@ -30,4 +31,5 @@ urlpatterns = [
         name="webhook-replay",
     ),
     path("messages/<uuid:uuid>/", views.message_detail, name="message-detail"),
+    path("constructor/editor/", constructor_views.constructor_editor, name="constructor-editor"),
 ]

@@ -17,6 +17,8 @@ urlpatterns = [
     path("audit/", include("portal.audit.urls")),
     path("contacts/", include("contacts.urls")),
     path("broadcasts/", include("broadcasts.urls")),
+    path("assets/", include("assets.urls")),
+    path("m/", include("assets.public_urls")),  # public media files for vendors (no login)
     path("", include("channels_out.urls")),  # /hooks/<adapter>/<connection>/ and /messages/
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),

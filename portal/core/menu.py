@@ -68,6 +68,7 @@ MENU: tuple[MenuItem, ...] = (
             p.WHATSAPP_TEMPLATES_MANAGE,
             p.CONVERSATION_TEMPLATES_MANAGE,
         ),
+        "assets:index",
     ),
     MenuItem("users", _("Users"), "users", _perms(p.USERS_MANAGE, p.ROLES_MANAGE), "users:list"),
     MenuItem("audit", _("Audit"), "audit", _perms(p.AUDIT_VIEW), "audit:list"),

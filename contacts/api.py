@@ -306,9 +306,12 @@ class TagListApi(ApiView):
 
 
 class TagDetailApi(ApiView):
-    """Show (E107) and delete (E109) a tag; its contacts stay."""
+    """Show (E107), rename (E108) and delete (E109) a tag; its contacts stay."""
 
     permission_classes = SCOPE
+
+    class InputSerializer(serializers.Serializer[Any]):
+        name = serializers.CharField(max_length=100)
 
     @extend_schema(
         operation_id="contacts_tags_show",
@@ -318,6 +321,25 @@ class TagDetailApi(ApiView):
     def get(self, request: Request, uuid: str) -> Response:
         company = _company(request)
         return envelope.ok(TagOutputSerializer(_get(selectors.tag_list(company=company), company, uuid)).data)
+
+    @extend_schema(
+        operation_id="contacts_tags_update",
+        request=InputSerializer,
+        responses={200: enveloped("Tag", TagOutputSerializer), **ERROR_RESPONSES},
+        tags=["contacts"],
+    )
+    def put(self, request: Request, uuid: str) -> Response:
+        company = _company(request)
+        tag = _get(selectors.tag_list(company=company), company, uuid)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tag = services.tag_rename(
+            company=company,
+            actor=request_access(request).created_by,
+            tag=tag,
+            name=data.validated_data["name"],
+        )
+        return envelope.ok(TagOutputSerializer(tag).data, message="Tag updated successfully")
 
     @extend_schema(
         operation_id="contacts_tags_delete", responses={200: None, **ERROR_RESPONSES}, tags=["contacts"]

@@ -25,7 +25,7 @@ from contacts.services.optout import (
     optout_word_delete,
     optout_word_update,
 )
-from contacts.services.tags import tag_create, tag_delete
+from contacts.services.tags import tag_create, tag_delete, tag_rename
 from contacts.services.targets import (
     clean_target_filters,
     target_create,
@@ -61,6 +61,7 @@ __all__ = [
     "optout_word_update",
     "tag_create",
     "tag_delete",
+    "tag_rename",
     "target_create",
     "target_delete",
     "target_duplicate",

@@ -17,7 +17,7 @@ from contacts.services._common import _check_company
 from portal.accounts.models import User
 from portal.audit import actions
 from portal.audit.models import AuditDetail
-from portal.audit.services import audit_record, change_of
+from portal.audit.services import audit_record, change_of, snapshot
 from portal.tenants.models import Company
 
 
@@ -76,6 +76,32 @@ def tag_create(*, company: Company, actor: User | None, name: str) -> Tag:
     if Tag.objects.filter(company=company, name__iexact=cleaned).exists():
         raise ValidationError({"name": _("The tag %(name)s already exists.") % {"name": cleaned}})
     return _tags_by_name(company, actor, [cleaned])[0]
+
+
+@transaction.atomic
+def tag_rename(*, company: Company, actor: User | None, tag: Tag, name: str) -> Tag:
+    """Rename a tag (seed 004 E108); its contacts keep it. Side effects: audit ``tag.changed`` (old and new name).
+
+    Raises ValidationError on ``name`` for an empty or too long name, or one another tag of the company has
+    (case-insensitive, as the unique index). A change of case only ("vip" to "VIP") is allowed.
+    """
+    _check_company(company, tag)
+    cleaned = _clean_tag_name(name)
+    if Tag.objects.filter(company=company, name__iexact=cleaned).exclude(pk=tag.pk).exists():
+        raise ValidationError({"name": _("The tag %(name)s already exists.") % {"name": cleaned}})
+    if cleaned == tag.name:
+        return tag
+    old = snapshot(tag)
+    tag.name = cleaned
+    tag.save(update_fields=["name", "updated_at"])
+    audit_record(
+        company=company,
+        actor=actor,
+        action=actions.TAG_CHANGED,
+        target=tag,
+        changes=[change_of(tag, AuditDetail.Operation.UPDATE, old=old, new=snapshot(tag))],
+    )
+    return tag
 
 
 @transaction.atomic

@@ -75,6 +75,7 @@ CONTACT_ATTRIBUTE_CREATED = "contact_attribute.created"
 CONTACT_ATTRIBUTE_CHANGED = "contact_attribute.changed"
 CONTACT_ATTRIBUTE_DELETED = "contact_attribute.deleted"
 TAG_CREATED = "tag.created"
+TAG_CHANGED = "tag.changed"
 TAG_DELETED = "tag.deleted"
 TARGET_CREATED = "target.created"
 TARGET_CHANGED = "target.changed"
@@ -98,6 +99,7 @@ LABELS.update(
         CONTACT_ATTRIBUTE_CHANGED: _("Changed contact attribute"),
         CONTACT_ATTRIBUTE_DELETED: _("Deleted contact attribute"),
         TAG_CREATED: _("Added new tag"),
+        TAG_CHANGED: _("Renamed tag"),
         TAG_DELETED: _("Deleted tag"),
         TARGET_CREATED: _("Added new target"),
         TARGET_CHANGED: _("Changed target"),

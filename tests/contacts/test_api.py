@@ -14,6 +14,8 @@ from contacts.models import Contact, ContactImport, Tag
 from contacts.selectors import target_list
 from contacts.services import target_create
 from portal.api.services import IssuedKey
+from portal.audit import actions
+from portal.audit.models import AuditEntry
 from portal.tenants.models import Company
 from tests.api.conftest import MakeKey
 from tests.contacts.factories import make_attribute, make_contact
@@ -184,6 +186,67 @@ class TestTagApi:
             http.delete(f"{live_server.url}{URL}/tags/{tag.uuid}", headers=_headers(key)).status_code == 200
         )
         assert not Tag.objects.filter(pk=tag.pk).exists()
+
+    def test_rename_keeps_the_contacts_and_is_audited(
+        self,
+        live_server: Any,
+        http: requests.Session,
+        key: IssuedKey,
+        company: Company,
+        other_company: Company,
+    ) -> None:
+        contact = make_contact(company, "+12015550231", tags=["vip"])
+        make_contact(company, "+12015550232", tags=["promo"])
+        tag = Tag.objects.get(company=company, name="vip")
+        url = f"{live_server.url}{URL}/tags/{tag.uuid}"
+        response = http.put(url, headers=_headers(key), json={"name": "  Very   important "})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["message"], body["data"]["name"], body["data"]["contacts"]) == (
+            "Tag updated successfully",
+            "Very important",
+            1,
+        )
+        assert [t.name for t in contact.tags.all()] == ["Very important"]
+        entry = AuditEntry.objects.get(company=company, action=actions.TAG_CHANGED)
+        detail = entry.details.get()
+        assert (detail.old_value["name"], detail.new_value["name"]) == ("vip", "Very important")
+        # A change of case only is a rename; another tag's name (any case) is refused, nothing changed.
+        assert http.put(url, headers=_headers(key), json={"name": "VERY important"}).json()["data"][
+            "name"
+        ] == ("VERY important")
+        taken = http.put(url, headers=_headers(key), json={"name": "PROMO"})
+        assert _error(taken, 422, "validation_error")["error"]["fields"] == {
+            "name": ["The tag PROMO already exists."]
+        }
+        empty = http.put(url, headers=_headers(key), json={"name": "   "})
+        assert "name" in _error(empty, 422, "validation_error")["error"]["fields"]
+        tag.refresh_from_db()
+        assert tag.name == "VERY important"
+
+    def test_another_company_tag_cannot_be_renamed(
+        self,
+        live_server: Any,
+        http: requests.Session,
+        key: IssuedKey,
+        other_company: Company,
+        make_key: MakeKey,
+    ) -> None:
+        theirs = Tag.objects.create(company=other_company, name="Theirs")
+        response = http.put(
+            f"{live_server.url}{URL}/tags/{theirs.uuid}", headers=_headers(key), json={"name": "Mine"}
+        )
+        _error(response, 404, "not_found")
+        theirs.refresh_from_db()
+        assert theirs.name == "Theirs"
+        # Their own key with the wrong scope is refused too.
+        wrong = make_key(other_company, scopes=("broadcast",))
+        response = http.put(
+            f"{live_server.url}{URL}/tags/{theirs.uuid}", headers=_headers(wrong), json={"name": "Mine"}
+        )
+        _error(response, 403, "permission_denied")
+        theirs.refresh_from_db()
+        assert theirs.name == "Theirs"
 
     def test_wrong_scope_is_403(
         self, live_server: Any, http: requests.Session, company: Company, make_key: MakeKey

@@ -210,6 +210,8 @@ class TestTagApi:
         assert [t.name for t in contact.tags.all()] == ["Very important"]
         entry = AuditEntry.objects.get(company=company, action=actions.TAG_CHANGED)
         detail = entry.details.get()
+        assert detail.old_value is not None
+        assert detail.new_value is not None
         assert (detail.old_value["name"], detail.new_value["name"]) == ("vip", "Very important")
         # A change of case only is a rename; another tag's name (any case) is refused, nothing changed.
         assert http.put(url, headers=_headers(key), json={"name": "VERY important"}).json()["data"][

@@ -72,7 +72,9 @@ def render_tree(value: Any, values: Mapping[str, str], *, key: str = "") -> Any:
             return render(value, safe)
         return render(value, values)
     if isinstance(value, Mapping):
-        return {k: render_tree(v, values, key=str(k)) for k, v in value.items()}
+        # An e-mail's design stays as designed (its html and text parts carry the personalised message), so the
+        # adapter's check of the design never sees a contact's value in a link (channels_out.email_design).
+        return {k: v if k == "design" else render_tree(v, values, key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [render_tree(v, values, key=key) for v in value]
     return value

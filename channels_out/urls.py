@@ -2,6 +2,7 @@ from django.urls import path
 
 from channels_out import views, webhooks_views
 from channels_out.constructor import views as constructor_views
+from channels_out.email_design import views as email_design_views
 
 app_name = "channels_out"
 
@@ -13,6 +14,7 @@ urlpatterns = [
         name="email-open",
     ),
     path("messages/", views.message_log, name="message-list"),
+    path("constructor/email/", email_design_views.email_editor, name="email-editor"),
     # The send API's webhook log, under the API Accesses section (issue 5 §6).
     path("api-accesses/<uuid:uuid>/webhooks/", webhooks_views.webhook_list, name="webhook-list"),
     path(

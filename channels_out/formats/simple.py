@@ -93,23 +93,32 @@ class Email(Format):
     subtitle: str = ""
     html: str = ""
     text: str = ""
-    # The visual editor's design model (issue 8 milestone 2) is stored as given; its shape is checked there.
+    # The visual editor's design model, validated by channels_out.email_design.model.Design.
     design: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, reader: Reader, data: Mapping[str, Any]) -> Self:
+        from channels_out.email_design import Design, render_html, render_text  # imports this package
+
         design = data.get("design") or {}
         if not isinstance(design, dict):
             reader.add("design", _("Expected an object."))
             design = {}
-        value = cls(
-            subject=reader.text(data, "subject", "", max_len=SUBJECT_MAX, required=True),
-            subtitle=reader.text(data, "subtitle", "", max_len=SUBJECT_MAX),
-            html=reader.text(data, "html", "", max_len=HTML_MAX),
-            text=reader.text(data, "text", "", max_len=HTML_MAX),
-            design=design,
-        )
-        if not (value.html or value.text):
+        subject = reader.text(data, "subject", "", max_len=SUBJECT_MAX, required=True)
+        subtitle = reader.text(data, "subtitle", "", max_len=SUBJECT_MAX)
+        html = reader.text(data, "html", "", max_len=HTML_MAX)
+        text = reader.text(data, "text", "", max_len=HTML_MAX)
+        if design.get("blocks"):
+            # Guide §7.4.5.1: the visual editor's design model (channels_out.email_design); missing parts are
+            # rendered from it, so a design alone is a complete e-mail (a design without blocks is no design).
+            errors_before = len(reader.errors)
+            model = Design.parse(reader, design, "design")
+            if len(reader.errors) == errors_before:
+                design = model.to_json()
+                html = html or render_html(model, subject=subject, subtitle=subtitle)
+                text = text or render_text(model)
+        value = cls(subject=subject, subtitle=subtitle, html=html, text=text, design=design)
+        if not (value.html or value.text or any(k.startswith("design.") for k in reader.errors)):
             reader.add("text", _("An e-mail needs an HTML part or a text part."))
         return value
 

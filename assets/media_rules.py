@@ -281,9 +281,12 @@ def rule_for(channel: str) -> ChannelRule:
 
 
 def accepted_kinds(channel: str, kind: str = "") -> list[str]:
-    """The media kinds a picker for ``channel`` shows: ``kind`` alone when given ("image"), else all it takes."""
+    """The media kinds a picker for ``channel`` shows: ``kind`` alone when it names a media kind ("image"), else
+    every kind the channel takes (a ``"file"`` field takes any of them); none when the channel lacks ``kind``."""
     kinds = list(rule_for(channel).kinds)
-    return [kind] if kind and kind in kinds else ([] if kind else kinds)
+    if kind in MediaKind.values:
+        return [kind] if kind in kinds else []
+    return kinds
 
 
 def image_dimensions(stream: IO[bytes]) -> tuple[int | None, int | None]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assets import views, views_media
+from assets import views, views_content, views_media
 
 app_name = "assets"
 
@@ -12,4 +12,19 @@ urlpatterns = [
     path("media/picker/", views_media.media_picker, name="media-picker"),
     path("media/picker/upload/", views_media.media_picker_upload, name="media-picker-upload"),
     path("media/picker/<uuid:uuid>/", views_media.media_pick, name="media-pick"),
+]
+
+urlpatterns += [
+    path("content-templates/", views_content.content_list, name="content-list"),
+    path("content-templates/new/", views_content.content_create, name="content-create"),
+    path("content-templates/<uuid:uuid>/", views_content.content_edit, name="content-edit"),
+    path("content-templates/<uuid:uuid>/rename/", views_content.content_rename, name="content-rename"),
+    path("content-templates/<uuid:uuid>/delete/", views_content.content_delete, name="content-delete"),
+    path(
+        "content-templates/from-editor/",
+        views_content.content_save_from_editor,
+        name="content-save-from-editor",
+    ),
+    path("content-templates/pick/", views_content.content_pick_list, name="content-pick-list"),
+    path("content-templates/<uuid:uuid>/apply/", views_content.content_apply, name="content-apply"),
 ]

@@ -161,3 +161,17 @@ def test_delete_refuses_another_company(company: Company, other_company: Company
     media = services.media_upload(company=other_company, actor=None, upload=upload("a.png", png_bytes()))
     with pytest.raises(ValidationError):
         services.media_delete(company=company, actor=None, media=media)
+
+
+def test_file_fields_take_every_kind_the_channel_takes(company: Company) -> None:
+    # The constructor passes kind="file" for file fields: any media of the channel (WhatsApp: PDF, MP4, PNG ...).
+    assert (
+        services.media_check(upload=upload("d.pdf", PDF), channel=ChannelKind.WHATSAPP, kind="file").ext
+        == "pdf"
+    )
+    assert (
+        services.media_check(upload=upload("v.mp4", MP4), channel=ChannelKind.WHATSAPP, kind="file").ext
+        == "mp4"
+    )
+    pdf = services.media_upload(company=company, actor=None, upload=upload("d.pdf", PDF))
+    assert list(selectors.media_list(company=company, channel=ChannelKind.WHATSAPP, kind="file")) == [pdf]

@@ -314,13 +314,26 @@ def main() -> None:
         del book
     bare_s = statistics.median(times)
     bare = read / bare_s
-    print(f"bare calamine reader: {bare:,.0f} rows/s ({bare_s:.1f} s)")
+    print(f"bare calamine reader (whole-sheet load): {bare:,.0f} rows/s ({bare_s:.1f} s)")
+    # The reader the import uses for .xlsx (contacts.xlsx, streaming), alone on one core.
+    from contacts.xlsx import SheetReader
+
+    times = []
+    for _run in range(args.repeat):
+        started = time.perf_counter()
+        with open(xlsx_path, "rb") as handle:
+            read = sum(1 for _row in SheetReader(handle).rows())
+        times.append(time.perf_counter() - started)
+    stream_s = statistics.median(times)
+    stream = read / stream_s
+    print(f"bare streaming reader (contacts.xlsx): {stream:,.0f} rows/s ({stream_s:.1f} s)")
     result = _runs(str(xlsx_path), "xlsx", args.repeat, n)
     rate = n / result["import_s"]
     print(
         f"XLSX import: {result['import_s']:.1f} s {result['all_s']} = {rate:,.0f} rows/s, ratio {rate / bare:.2f} "
-        f"to the bare reader (target >= 0.6), {rate / baseline:.2f} to the phonenumbers loop; dry run "
-        f"{result['check_s']:.1f} s; " + _memory(result)
+        f"to the bare calamine reader (target >= 0.6), {rate / stream:.2f} to the bare streaming reader, "
+        f"{rate / baseline:.2f} to the phonenumbers loop; dry run {result['check_s']:.1f} s; "
+        + _memory(result)
     )
 
 

@@ -45,6 +45,8 @@ _READ_BYTES = 65536
 _BUILTIN_DATES = frozenset({14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47})
 _QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
 # Spreadsheet dates are naive wall-clock values: no time zone is implied by the file.
+# The root element of a sheet part and its namespace prefix, if any ("<x:worksheet xmlns:x=...>").
+_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet[\s>/]")
 _EPOCH_1900 = datetime.datetime(1899, 12, 30)  # noqa: DTZ001
 _EPOCH_1904 = datetime.datetime(1904, 1, 1)  # noqa: DTZ001
 
@@ -226,42 +228,54 @@ class SheetReader:
         return min(1.0, self._read / size) if size else 1.0
 
     def rows(self) -> Iterator[list[Any]]:
+        # The hot loop: about ten handler calls per cell, so names are compared without namespace processing
+        # (the sheet's own prefix, almost always none, is read from its root element) and column letters are
+        # decoded once per letter group.
         strings, dates, epoch = self._strings, self._dates, self._epoch
         done: list[list[Any]] = []
         row: list[Any] = []
-        col, kind, style = -1, "n", -1
+        col, kind, style, number = -1, "n", -1, 0
         texts: list[str] = []
-        capture = [False]
-        state = {"row": 0, "in_row": False}
-        row_tag, c_tag, v_tag, t_tag = _name("row"), _name("c"), _name("v"), _name("t")
+        capture = False
+        columns: dict[str, int] = {}
+        row_tag, c_tag, v_tag, t_tag = "row", "c", "v", "t"
 
         def start(name: str, attrs: dict[str, str]) -> None:
-            nonlocal col, kind, style
+            nonlocal col, kind, style, capture, number, row
             if name == c_tag:
                 ref = attrs.get("r")
-                col = _column_index(ref) if ref else len(row)
+                if ref:
+                    letters = ref.rstrip("0123456789")
+                    col = columns.get(letters, -2)
+                    if col == -2:
+                        col = columns[letters] = _column_index(letters)
+                else:
+                    col = len(row)
                 kind = attrs.get("t", "n")
                 style_text = attrs.get("s")
                 style = int(style_text) if style_text and style_text.isdigit() else -1
                 texts.clear()
-            elif name in (v_tag, t_tag):
-                capture[0] = True
+            elif name == v_tag or name == t_tag:  # noqa: SIM109  (faster than a tuple test here)
+                capture = True
             elif name == row_tag:
-                number = attrs.get("r")
-                target = int(number) if number and number.isdigit() else state["row"] + 1
-                while state["row"] + 1 < target:  # rows the sheet leaves out are empty
-                    state["row"] += 1
+                given = attrs.get("r")
+                target = int(given) if given and given.isdigit() else number + 1
+                while number + 1 < target:  # rows the sheet leaves out are empty
+                    number += 1
                     done.append([])
-                state["row"] = target
-                row.clear()
+                number = target
+                row = []
 
         def end(name: str) -> None:
-            if name in (v_tag, t_tag):
-                capture[0] = False
+            nonlocal capture
+            if name == v_tag or name == t_tag:  # noqa: SIM109
+                capture = False
             elif name == c_tag:
                 text = "".join(texts)
                 value: Any
-                if kind == "s":
+                if kind == "inlineStr" or kind == "str":
+                    value = text
+                elif kind == "s":
                     try:
                         value = strings[int(text)]
                     except (ValueError, IndexError):
@@ -285,33 +299,44 @@ class SheetReader:
                             value = value.date()
                     except ValueError:
                         value = text
-                else:  # inlineStr, str (formula result), e (error text)
+                else:  # e (an error's text) and anything unknown
                     value = text
-                if col >= len(row):
-                    row.extend([""] * (col - len(row)))
+                size = len(row)
+                if col == size:
+                    row.append(value)
+                elif col > size:
+                    row.extend([""] * (col - size))
                     row.append(value)
                 elif col >= 0:
                     row[col] = value
             elif name == row_tag:
-                done.append(row.copy())
+                done.append(row)
 
         def text(data: str) -> None:
-            if capture[0]:
+            if capture:
                 texts.append(data)
 
-        parser = expat.ParserCreate(namespace_separator=_SEP)
+        stream = self._zip.open(self._info)
+        first = stream.read(_READ_BYTES)
+        root = _ROOT.search(first)
+        prefix = root.group(1).decode() if root and root.group(1) else ""
+        if prefix:
+            row_tag, c_tag, v_tag, t_tag = (prefix + tag for tag in ("row", "c", "v", "t"))
+        parser = expat.ParserCreate()
         parser.buffer_text = True
         parser.StartElementHandler = start
         parser.EndElementHandler = end
         parser.CharacterDataHandler = text
         try:
-            with self._zip.open(self._info) as stream:
-                while chunk := stream.read(_READ_BYTES):
+            with stream:
+                chunk = first
+                while chunk:
                     self._read += len(chunk)
                     parser.Parse(chunk, False)
                     if done:
                         yield from done
                         done.clear()
+                    chunk = stream.read(_READ_BYTES)
                 parser.Parse(b"", True)
         except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
             raise XlsxError(str(exc)) from exc

@@ -75,14 +75,20 @@ class WhatsAppCard(Format):
 
     @classmethod
     def parse(cls, reader: Reader, data: Mapping[str, Any]) -> Self:
+        buttons = reader.items(
+            data, "buttons", "", _button, min_items=BUTTONS_MIN, max_items=BUTTONS_MAX, noun="buttons"
+        )
+        seen: set[str] = set()
+        for index, button in enumerate(buttons):
+            if button.text and button.text in seen:  # reply buttons are told apart by their text
+                reader.add(join(join("buttons", index), "text"), _("Each button needs a different text."))
+            seen.add(button.text)
         return cls(
             media_url=reader.url(data, "media_url", ""),
             header=reader.text(data, "header", "", max_len=CARD_HEADER_MAX),
             body=reader.text(data, "body", "", max_len=BODY_MAX, required=True),
             footer=reader.text(data, "footer", "", max_len=FOOTER_MAX),
-            buttons=reader.items(
-                data, "buttons", "", _button, min_items=BUTTONS_MIN, max_items=BUTTONS_MAX, noun="buttons"
-            ),
+            buttons=buttons,
         )
 
 
@@ -132,6 +138,14 @@ class WhatsAppList(Format):
         sections = reader.items(
             data, "sections", "", _section, min_items=1, max_items=LIST_OPTIONS_MAX, noun="sections"
         )
+        if len(sections) > 1:
+            # WhatsApp (Meta) shows section titles as the list's headings: required once there are several.
+            for index, section in enumerate(sections):
+                if not section.title:
+                    reader.add(
+                        join(join("sections", index), "title"),
+                        _("A list with several sections needs a title for each section."),
+                    )
         total = sum(len(s.options) for s in sections)
         if total > LIST_OPTIONS_MAX:
             reader.add(

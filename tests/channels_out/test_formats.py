@@ -727,7 +727,7 @@ def test_cpaas_serialises_whatsapp_formats() -> None:
     assert with_image["payload"]["header"] == {"type": "image", "image": {"link": "https://cdn.test/a.png"}}
     sections = [
         {"title": "A", "options": [{"title": "One", "description": "1"}]},
-        {"options": [{"title": "Two"}]},
+        {"title": "B", "options": [{"title": "Two"}]},
     ]
     assert message("list", {"body": "Pick", "button": "Menu", "sections": sections})["payload"] == {
         "type": "list",
@@ -736,7 +736,7 @@ def test_cpaas_serialises_whatsapp_formats() -> None:
             "button": "Menu",
             "sections": [
                 {"title": "A", "rows": [{"id": "opt-0", "title": "One", "description": "1"}]},
-                {"title": "", "rows": [{"id": "opt-1", "title": "Two"}]},
+                {"title": "B", "rows": [{"id": "opt-1", "title": "Two"}]},
             ],
         },
     }

@@ -370,7 +370,7 @@ def chat_message_of(fmt: object) -> dict[str, Any]:
                     row["description"] = option.description
                 rows.append(row)
                 n += 1
-            sections.append({"title": section.title, "rows": rows})
+            sections.append({"title": section.title, "rows": rows} if section.title else {"rows": rows})
         action = {"button": fmt.button, "sections": sections}
         return {
             "type": "interactive",

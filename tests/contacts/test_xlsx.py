@@ -143,3 +143,18 @@ def test_progress_reaches_the_whole_sheet() -> None:
     assert fraction() == 0.0
     assert sum(1 for _row in rows) == 3000
     assert fraction() == 1.0
+
+
+def test_a_sheet_with_a_namespace_prefix() -> None:
+    """Some writers prefix SpreadsheetML elements (``<x:row>``); the prefix is read from the root element."""
+    buffer = io.BytesIO()
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("xl/workbook.xml", f'<x:workbook xmlns:x="{main}"><x:sheets/></x:workbook>')
+        zf.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<x:worksheet xmlns:x="{main}"><x:sheetData><x:row r="2"><x:c r="B2" t="inlineStr">'
+            '<x:is><x:t>+12015550101</x:t></x:is></x:c><x:c r="C2"><x:v>7</x:v></x:c></x:row>'
+            "</x:sheetData></x:worksheet>",
+        )
+    assert list(SheetReader(io.BytesIO(buffer.getvalue())).rows()) == [[], ["", "+12015550101", "7"]]

@@ -14,8 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep, BroadcastTemplate, QuietHours
 from broadcasts.selectors import recipient_choices
-from broadcasts.services import BroadcastData, StepData, step_data_of
+from broadcasts.services import TITLE_KEY, BroadcastData, StepData, step_data_of
 from broadcasts.template_services import TemplateData, template_steps
+from channels_out.constructor import content_format, formats_for, read_message, text_upgrade
 from channels_out.kinds import ChannelKind
 from contacts.models import Tag, Target
 from portal.tenants.models import Company
@@ -259,9 +260,9 @@ def template_initial_of(template: BroadcastTemplate) -> dict[str, Any]:
     }
 
 
-def template_step_rows(template: BroadcastTemplate) -> list[dict[str, str]]:
+def template_step_rows(template: BroadcastTemplate) -> list[dict[str, Any]]:
     """The steps editor's rows for a template's stored chain."""
-    return [{name: str(getattr(step, name)) for name in STEP_FIELDS} for step in template_steps(template)]
+    return [step_row(step) for step in template_steps(template)]
 
 
 def initial_of(broadcast: Broadcast) -> dict[str, Any]:
@@ -287,27 +288,49 @@ def initial_of(broadcast: Broadcast) -> dict[str, Any]:
     }
 
 
-def step_rows_of(broadcast: Broadcast) -> list[dict[str, str]]:
-    rows = []
-    for step in broadcast.steps.order_by("order", "id"):
-        data = step_data_of(step)
-        rows.append({name: str(getattr(data, name)) for name in STEP_FIELDS})
-    return rows
+def step_rows_of(broadcast: Broadcast) -> list[dict[str, Any]]:
+    return [step_row(step_data_of(step)) for step in broadcast.steps.order_by("order", "id")]
 
 
-def steps_from_post(post: QueryDict | Mapping[str, Any]) -> list[dict[str, str]]:
-    """The step rows as posted (``s-0-channel``, ``s-0-text``, ...), in their order, as raw strings."""
-    rows: list[dict[str, str]] = []
+def editor_prefix(index: int) -> str:
+    """The constructor's field prefix of step ``index`` (``s-0-c-cards-1-title``)."""
+    return f"s-{index}-c"
+
+
+def step_row(step: StepData) -> dict[str, Any]:
+    """The editor's row of a stored step: the plain fields, and the constructor's ``format`` and ``data``."""
+    row: dict[str, Any] = {name: str(getattr(step, name)) for name in STEP_FIELDS}
+    key, data = content_format(step.content())
+    row["format"], row["data"] = text_upgrade(step.channel, key, data)
+    return row
+
+
+def steps_from_post(post: QueryDict | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The step rows as posted (``s-0-channel``, ``s-0-text``, the constructor's ``s-0-c-…``), in their order."""
+    rows: list[dict[str, Any]] = []
     index = 0
     while f"s-{index}-channel" in post:
-        rows.append({name: str(post.get(f"s-{index}-{name}", "") or "") for name in STEP_FIELDS})
+        row: dict[str, Any] = {name: str(post.get(f"s-{index}-{name}", "") or "") for name in STEP_FIELDS}
+        row["format"], row["data"] = "text", {}
+        if formats_for(row["channel"]):
+            prefix = editor_prefix(index)
+            if f"{prefix}-channel" in post:
+                row["format"], row["data"] = read_message(post, prefix)
+            else:  # posted without its editor (a client that knows only the plain fields): they become the text
+                plain = {"text": row["text"], TITLE_KEY.get(row["channel"], "title"): row["title"]}
+                key, data = text_upgrade(row["channel"], "text", {k: v for k, v in plain.items() if v})
+                if key not in dict(formats_for(row["channel"])):
+                    key, data = formats_for(row["channel"])[0][0], {}
+                row["format"], row["data"] = key, data
+        rows.append(row)
         index += 1
     return rows
 
 
-def new_step_row(channel: str) -> dict[str, str]:
+def new_step_row(channel: str) -> dict[str, Any]:
     """A new step of ``channel`` with the defaults (guide §6.7 item 1: the "+" control)."""
     wait_for = BroadcastStep.WaitFor.SUBMIT if channel == ChannelKind.PUSH else BroadcastStep.WaitFor.DELIVERY
+    offered = formats_for(channel)
     return {
         "channel": channel,
         "sender_id": "",
@@ -316,32 +339,45 @@ def new_step_row(channel: str) -> dict[str, str]:
         "wait_unit": BroadcastStep.Unit.MINUTES,
         "text": "",
         "title": "",
+        "format": offered[0][0] if offered else "text",
+        "data": {},
     }
 
 
-def step_data(rows: list[dict[str, str]]) -> list[StepData]:
-    """Typed steps for the service; a waiting time that is not a number becomes 0 (the service refuses it)."""
+def step_data(rows: list[dict[str, Any]]) -> list[StepData]:
+    """Typed steps for the service; a waiting time that is not a number becomes 0 (the service refuses it).
+
+    A step whose channel has constructor editors (issue 8) carries the chosen format's JSON in ``formats``; the
+    SMS step (and any channel without an editor) keeps the plain text and title."""
     steps = []
     for row in rows:
         try:
             wait_value = int(row.get("wait_value") or 0)
         except ValueError:
             wait_value = 0
+        channel = row.get("channel", "")
+        text, title, formats = row.get("text", ""), row.get("title", ""), {}
+        if formats_for(channel):
+            key, data = row.get("format") or "text", row.get("data") or {}
+            text, title, formats = "", "", {key: data}
+            if key == "text":
+                text = str(data.get("text", ""))
         steps.append(
             StepData(
-                channel=row.get("channel", ""),
+                channel=channel,
                 sender_id=row.get("sender_id", "").strip(),
                 wait_for=row.get("wait_for", ""),
                 wait_value=max(wait_value, 0),
                 wait_unit=row.get("wait_unit", ""),
-                text=row.get("text", ""),
-                title=row.get("title", ""),
+                text=text,
+                title=title,
+                formats=formats,
             )
         )
     return steps
 
 
-def steps_edit(rows: list[dict[str, str]], op: str) -> list[dict[str, str]]:
+def steps_edit(rows: list[dict[str, Any]], op: str) -> list[dict[str, Any]]:
     """Apply one steps-editor operation: ``add:<channel>``, ``remove:<n>``, ``up:<n>``, ``down:<n>``.
 
     Guide §6.7 item 3 / inventory check 38: removing a step keeps the others in their relative order.

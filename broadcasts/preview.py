@@ -28,7 +28,7 @@ from broadcasts import quiet
 from broadcasts.engine import quiet_window_of
 from broadcasts.models import BroadcastStep
 from broadcasts.selectors import recipients_count
-from broadcasts.services import BroadcastData, StepData, numbers_clean
+from broadcasts.services import BroadcastData, StepData, numbers_clean, step_payload
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
 from channels_out.services import adapter_for
@@ -199,7 +199,7 @@ def fallback_preview(
             else set()
         )
         try:
-            payload_text(step.channel, step.content()["text"])
+            payload_text(step.channel, step_payload(step))
             text_problem.append("")
         except ValidationError as exc:
             text_problem.append(" ".join(exc.messages))

@@ -29,7 +29,8 @@ from broadcasts.models import (
     QuietHours,
 )
 from broadcasts.tasks import broadcast_advance_task, broadcast_fan_out_task
-from channels_out.formats import content_errors
+from channels_out.constructor import message_blank
+from channels_out.formats import FORMATS, content_errors, sent_format_key
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
 from channels_out.validation import address_normalize, payload_text
@@ -84,12 +85,24 @@ class StepData:
     formats: Mapping[str, Any] = field(default_factory=dict)
 
     def content(self) -> dict[str, Any]:
-        """The step's message keyed by format: the plain-text format plus the constructor's formats."""
-        body: dict[str, str] = {"text": self.text}
+        """The step's message keyed by format: the constructor's format (issue 8) and/or the plain text.
+
+        A constructor format alone (``formats={"carousel": {...}}``, no text) is stored alone; the plain entry
+        keeps the text and title, plus what the constructor's ``text`` format adds (RCS suggestion chips)."""
+        rich = {k: v for k, v in self.formats.items() if k != "text"}
+        if rich and not (self.text or self.title):
+            return rich
+        extra = self.formats.get("text")
+        body: dict[str, Any] = {**(extra if isinstance(extra, Mapping) else {}), "text": self.text}
         key = TITLE_KEY.get(self.channel)
         if key and self.title:
             body[key] = self.title
-        return {**{k: v for k, v in self.formats.items() if k != "text"}, "text": body}
+        return {**rich, "text": body}
+
+    @property
+    def constructed(self) -> bool:
+        """The message comes from the constructor (a rich format, or a channel format's ``text``)."""
+        return bool(self.formats)
 
 
 @dataclass(frozen=True)
@@ -196,18 +209,28 @@ def _step_errors(company: Company, index: int, step: StepData, *, launching: boo
                 _("Sender ID %(sender)s is not set up for %(channel)s in your company's connections.")
                 % {"sender": step.sender_id, "channel": label},
             )
-    if step.text or step.title or launching:
+    content = step.content()
+    if "text" in content and (step.text or step.title or launching):
         try:
-            payload_text(step.channel, step.content()["text"])
+            payload_text(step.channel, content["text"])
         except ValidationError as exc:
             for message in exc.messages:
                 add("text", message)
     # Issue 8: every constructor format through the channel layer's one model per format (the plain text above
-    # keeps payload_text, which the engine sends); paths read steps.<n>.content.<format>.<field>.
-    for path, messages in content_errors(
-        step.channel, step.formats, prefix=f"steps.{index}.content", skip=frozenset({"text"})
-    ).items():
-        errors.setdefault(path, []).extend(messages)
+    # keeps payload_text); paths read steps.<n>.content.<format>.<field>. A draft may keep a step's message
+    # blank (only the chooser's defaults): it is checked when it has content, and always at launch.
+    rich = {k: v for k, v in content.items() if k != "text"}
+    if (step.channel, "text") in FORMATS and isinstance(step.formats.get("text"), Mapping):
+        rich["text"] = content["text"]  # the channel's text format (RCS chips): checked by its model too
+    for key, data in rich.items():
+        if not launching and message_blank(step.channel, key, data):
+            continue
+        for path, messages in content_errors(
+            step.channel, {key: data}, prefix=f"steps.{index}.content"
+        ).items():
+            if path == f"steps.{index}.content.text.text" and f"steps.{index}.text" in errors:
+                continue  # the text's limit was already named by payload_text
+            errors.setdefault(path, []).extend(messages)
     return errors
 
 
@@ -279,8 +302,24 @@ def _data_of(broadcast: Broadcast) -> BroadcastData:
     )
 
 
+def step_payload(step: StepData) -> dict[str, Any]:
+    """The payload ``step`` sends before personalisation: its constructor format as ``{"format", "content"}``
+    (issue 8, the engine's rule ``sent_format_key``) or the plain text form."""
+    content = step.content()
+    key = sent_format_key(step.channel, content)
+    if key is not None:
+        return {"format": key, "content": content[key]}
+    plain = content.get("text")
+    return dict(plain) if isinstance(plain, Mapping) else {}
+
+
 def step_data_of(step: BroadcastStep) -> StepData:
     text = step.text_content
+    content = step.content or {}
+    formats = {k: v for k, v in content.items() if k != "text"}
+    plain = content.get("text")
+    if isinstance(plain, Mapping) and set(plain) - {"text", *TITLE_KEY.values()}:
+        formats["text"] = dict(plain)  # the constructor's text format (RCS chips): reopened as it was saved
     return StepData(
         channel=step.channel,
         sender_id=step.sender_id,
@@ -289,7 +328,7 @@ def step_data_of(step: BroadcastStep) -> StepData:
         wait_unit=step.wait_unit,
         text=text.get("text", ""),
         title=text.get(TITLE_KEY.get(step.channel, "title"), ""),
-        formats={k: v for k, v in (step.content or {}).items() if k != "text"},
+        formats=formats,
     )
 
 

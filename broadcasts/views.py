@@ -34,6 +34,7 @@ from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStep, Broa
 from broadcasts.personalize import has_placeholders, placeholder_choices
 from broadcasts.preview import fallback_preview
 from broadcasts.services import TITLE_KEY, WAIT_FOR_ALLOWED, numbers_clean
+from broadcasts.step_editor import with_editors
 from channels_out.kinds import ChannelKind
 from channels_out.sms import GSM7, GSM7_BASIC, GSM7_EXTENSION, sms_info
 from portal.accounts import permissions
@@ -162,7 +163,7 @@ def _chain_context(
 ) -> dict[str, Any]:
     """What the shared recipients and steps editor needs, for the broadcast and the template form alike."""
     return {
-        "steps": _step_context(rows, step_errors or {}),
+        "steps": with_editors(request, _step_context(rows, step_errors or {}), step_errors or {}),
         "has_rcs": any(r.get("channel") == ChannelKind.RCS for r in rows),
         "channels": ChannelKind.choices,
         "units": BroadcastStep.Unit.choices,

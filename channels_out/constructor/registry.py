@@ -14,7 +14,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from channels_out.constructor.schema import Field, apply_op, bind, other_errors, read_fields
+from channels_out.constructor.schema import Field, apply_op, bind, blank_fields, other_errors, read_fields
 from channels_out.formats.base import FORMATS, Format, Reader
 from channels_out.formats.preview import format_preview
 from channels_out.kinds import ChannelKind
@@ -74,6 +74,16 @@ def read_message(post: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, A
         key = offered[0][0]
         editor = EDITORS[(channel, key)]
     return key, editor.read(post, prefix)
+
+
+def message_blank(channel: str, key: str, data: Any) -> bool:
+    """Nothing typed yet: ``data`` holds at most the editor's choices (a draft may keep such a message)."""
+    if not data:
+        return True
+    editor = EDITORS.get((channel, key))
+    if editor is None or not editor.fields or not isinstance(data, Mapping):
+        return False
+    return blank_fields(editor.fields, data)
 
 
 def content_format(content: Mapping[str, Any] | None) -> tuple[str, Any]:

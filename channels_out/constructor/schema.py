@@ -182,6 +182,23 @@ def other_errors(errors: Mapping[str, list[str]], used: set[str]) -> list[tuple[
     return out
 
 
+def blank_fields(fields: tuple[Field, ...], data: Mapping[str, Any]) -> bool:
+    """``data`` holds nothing but choice values (and empty groups): nothing was typed."""
+    by_name = {f.name: f for f in fields}
+    for name, value in data.items():
+        field = by_name.get(name)
+        if field is None:
+            return False
+        if field.kind == "choice":
+            continue
+        if field.kind == "group" and isinstance(value, Mapping):
+            if not blank_fields(field.fields, value):
+                return False
+        elif value not in ("", None, [], {}):
+            return False
+    return True
+
+
 # -- list operations (add / remove / up / down) on the JSON, by path ------------------------------------------
 
 

@@ -324,12 +324,22 @@ def test_whatsapp_card_limits() -> None:
     ok(
         "whatsapp",
         "card",
-        {"header": "h" * 20, "body": "b" * 1024, "footer": "f" * 60, "buttons": [{"text": "x" * 20}] * 3},
+        {
+            "header": "h" * 20,
+            "body": "b" * 1024,
+            "footer": "f" * 60,
+            "buttons": [{"text": c * 20} for c in "xyz"],
+        },
     )
     assert errors_of(
         "whatsapp",
         "card",
-        {"header": "h" * 21, "body": "b" * 1025, "footer": "f" * 61, "buttons": [BUTTON] * 4},
+        {
+            "header": "h" * 21,
+            "body": "b" * 1025,
+            "footer": "f" * 61,
+            "buttons": [{"text": c} for c in "abcd"],
+        },
     ) == {
         "header": ["At most 20 characters (it has 21)."],
         "body": ["At most 1024 characters (it has 1025)."],
@@ -341,6 +351,9 @@ def test_whatsapp_card_limits() -> None:
         "buttons.0.text": ["At most 20 characters (it has 21)."],
     }
     assert errors_of("whatsapp", "card", {"body": "Hi"}) == {"buttons": ["Add at least 1 button."]}
+    assert errors_of("whatsapp", "card", {"body": "Hi", "buttons": [BUTTON, BUTTON]}) == {
+        "buttons.1.text": ["Each button needs a different text."]
+    }
 
 
 def options(n: int, title: str = "Option") -> list[dict[str, str]]:
@@ -363,6 +376,11 @@ def test_whatsapp_list_limits() -> None:
     assert errors_of(
         "whatsapp", "list", {"body": "Pick", "button": "Menu", "sections": [{"options": [{}]}]}
     ) == {"sections.0.options.0.title": ["This field is required."]}
+    untitled = [{"options": options(1)}, {"title": "B", "options": options(1)}]
+    assert errors_of("whatsapp", "list", {"body": "Pick", "button": "Menu", "sections": untitled}) == {
+        "sections.0.title": ["A list with several sections needs a title for each section."]
+    }
+    ok("whatsapp", "list", {"body": "Pick", "button": "Menu", "sections": [{"options": options(1)}]})
 
 
 def test_whatsapp_text_file_and_locations() -> None:

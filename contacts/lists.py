@@ -230,3 +230,11 @@ def describe_filter(spec: ListSpec, params: Mapping[str, str]) -> str:
         return filter_from_params(spec, params).describe()
     except ListQueryError:
         return _("(removed attribute)")
+
+
+def describe_filters(spec: ListSpec, filters: Sequence[Mapping[str, str]]) -> str:
+    """A target's criteria in one line for the Targets table's Filters column (guide §8.3), e.g.
+    "Gender: f; Age from 18 to 25". Filters combine with AND; no filter selects every contact."""
+    if not filters:
+        return _("All contacts")
+    return "; ".join(describe_filter(spec, f) for f in filters)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("targets/", views.target_list, name="target-list"),
     path("targets/new/", views.target_create, name="target-create"),
     path("targets/count/", views.target_count, name="target-count"),
+    path("targets/to-broadcasts/", views.target_to_broadcasts, name="target-to-broadcasts"),
     path("targets/<uuid:uuid>/", views.target_edit, name="target-edit"),
     path("targets/<uuid:uuid>/duplicate/", views.target_duplicate, name="target-duplicate"),
     path("targets/<uuid:uuid>/delete/", views.target_delete, name="target-delete"),

@@ -32,7 +32,7 @@ from contacts.forms import (
     filters_from_post,
     split_tags,
 )
-from contacts.lists import describe_filter
+from contacts.lists import describe_filter, describe_filters
 from contacts.models import Contact, ContactAttribute, ContactOptOut, OptOutWord, Target
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
@@ -375,7 +375,7 @@ def attribute_delete(request: PortalRequest, uuid: str) -> HttpResponse:
 
 
 def _target_filters(target: Target) -> str:
-    # Guide §8.3 shows the filters as chips of their column names.
+    # Filled in by target_list with the company's columns (describe_filters); the raw keys are a fallback only.
     return ", ".join(f.get("key", "") for f in target.filters)
 
 
@@ -399,15 +399,28 @@ TARGET_LIST = register_list(
 def target_list(request: PortalRequest) -> HttpResponse:
     spec = selectors.contact_spec(company=request.company)
     page = list_page_for(request, selectors.target_list(company=request.company), TARGET_LIST)
-    labels = {c.key: str(c.label) for c in spec.columns}
+    # Guide §8.3 "Filters": a readable summary of each target's criteria (column, mode and values).
     for target, cells in page.rows:
-        names = [labels.get(f.get("key", ""), "?") for f in target.filters]
         for i, (column, _value) in enumerate(cells):
             if column.key == "filters":
-                cells[i] = (column, ", ".join(names))
+                cells[i] = (column, describe_filters(spec, target.filters))
     return render_page(
         request, "contacts/target_list.html", _ctx(request, "targets", page=page), partial="table"
     )
+
+
+@company_view(perm=permissions.TARGETS_MANAGE)
+@require_GET
+def target_to_broadcasts(request: PortalRequest) -> HttpResponse:
+    """The Targets table's selection → *To broadcasts* (guide §8.3, acceptance 15): New broadcast with the
+    selected targets as recipients. Every target must be the company's (another company's is a 404)."""
+    uuids = request.GET.getlist("selected")
+    if not uuids:
+        messages.error(request, _("Select at least one target."))
+        return redirect("contacts:target-list")
+    targets = [get_for_company_or_404(Target.objects, company=request.company, uuid=u) for u in uuids[:100]]
+    query = urlencode([("target", str(t.uuid)) for t in targets])
+    return redirect(f"{reverse('broadcasts:broadcast-create')}?{query}")
 
 
 def _filter_rows(spec: ListSpec, filters: list[dict[str, str]]) -> list[dict[str, Any]]:

@@ -208,6 +208,62 @@ def test_target_pages_create_count_duplicate(
     assert "Age" in listing
 
 
+def test_targets_table_summarises_the_filters_and_sends_a_selection_to_broadcasts(
+    company: Company, broadcast_manager: User, client_for: ClientFor, htmx_client_for: ClientFor
+) -> None:
+    """Guide §8.3: the Filters column reads as criteria; selected rows go to New broadcast (acceptance 15)."""
+    gender = make_attribute(company, "Gender", T.TEXT)
+    age = make_attribute(company, "Age", T.NUMBER)
+    women = services.target_create(
+        company=company,
+        actor=None,
+        name="Women 18-25",
+        filters=[
+            {"key": gender.key, "mode": "value", "q": "f"},
+            {"key": age.key, "mode": "range", "from": "18", "to": "25"},
+        ],
+    )
+    no_email = services.target_create(
+        company=company, actor=None, name="No e-mail", filters=[{"key": "email", "mode": "empty"}]
+    )
+    services.target_create(company=company, actor=None, name="Everyone", filters=[])
+    client = client_for(broadcast_manager)
+    body = htmx_client_for(broadcast_manager).get(reverse("contacts:target-list")).content.decode()
+    assert "Gender: f; Age from 18 to 25" in body
+    assert "Email is empty" in body
+    assert "All contacts" in body
+    assert 'id="target-select-form"' in body
+    assert body.count('form="target-select-form"') == 3  # one checkbox per row
+    response = client.get(
+        reverse("contacts:target-to-broadcasts"), {"selected": [str(women.uuid), str(no_email.uuid)]}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == (
+        f"{reverse('broadcasts:broadcast-create')}?target={women.uuid}&target={no_email.uuid}"
+    )
+    broadcast_form = client.get(response["Location"]).content.decode()
+    for chosen in (women, no_email):
+        assert f'<option value="{chosen.uuid}" selected>{chosen.name}</option>' in broadcast_form
+    # Nothing selected: back to the table with an error, not an empty broadcast.
+    response = client.get(reverse("contacts:target-to-broadcasts"))
+    assert response["Location"] == reverse("contacts:target-list")
+    # The edit form's To broadcasts opens the same New broadcast form with this target.
+    form = client.get(reverse("contacts:target-edit", args=[women.uuid])).content.decode()
+    assert (
+        f'href="{reverse("broadcasts:broadcast-create")}?target={women.uuid}" id="target-to-broadcasts"'
+        in form
+    )
+
+
+def test_to_broadcasts_with_another_company_target_is_404_and_needs_the_permission(
+    company: Company, outsider: User, finance_manager: User, client_for: ClientFor
+) -> None:
+    target = services.target_create(company=company, actor=None, name="Ours", filters=[])
+    url = reverse("contacts:target-to-broadcasts")
+    assert client_for(outsider).get(url, {"selected": [str(target.uuid)]}).status_code == 404
+    assert client_for(finance_manager).get(url, {"selected": [str(target.uuid)]}).status_code == 403
+
+
 def test_optout_word_dates_are_in_the_company_time_zone(
     company: Company, broadcast_manager: User, client_for: ClientFor
 ) -> None:

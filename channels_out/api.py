@@ -39,6 +39,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from channels_out.formats.seed004 import viber_payload, whatsapp_payload
 from channels_out.kinds import ChannelKind
 from channels_out.models import ApiIdempotencyKey, Message, MessageEvent
 from channels_out.services import OutgoingItem, api_messages_send
@@ -394,26 +395,13 @@ class _ChatSendApi(ApiView):
 
 
 class ViberSendApi(_ChatSendApi):
-    """Send a Viber message: text, image, text + button (seed 004 E075, guide §12.1 formats)."""
+    """Send a Viber message: text, file, text + button, text + image + button (seed 004 E075, guide §12.1)."""
 
     channel = ChannelKind.VIBER
 
     def payload_for(self, content: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
-        body = content["payload"]
-        payload: dict[str, Any] = {"text": str(body.get("text") or "")}
-        if body.get("url"):
-            payload["media_url"] = str(body["url"])
-            payload["media_type"] = str(content["type"])
-        button = body.get("button")
-        if isinstance(button, Mapping):
-            payload["button_text"], payload["button_url"] = (
-                str(button.get("title", "")),
-                str(button.get("url", "")),
-            )
-        for key in ("category", "ttl"):
-            if meta.get(key):
-                payload[key] = str(meta[key])
-        return payload
+        # Issue 8: the rich shapes become constructor formats (channels_out.formats.seed004).
+        return viber_payload(content, meta)
 
     @extend_schema(
         operation_id="viber_send",
@@ -427,28 +415,13 @@ class ViberSendApi(_ChatSendApi):
 
 
 class WhatsAppSendApi(_ChatSendApi):
-    """Send a WhatsApp text, media or template message (seed 004 E090)."""
+    """Send a WhatsApp text, card, list, file, location (request) or template message (seed 004 E090)."""
 
     channel = ChannelKind.WHATSAPP
 
     def payload_for(self, content: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
-        body = content["payload"]
-        if content["type"] == "template":
-            # Seed 004 E090: {"name", "language", "header_params", "body_params"}.
-            payload: dict[str, Any] = {
-                "type": "template",
-                "template": str(body.get("name") or ""),
-                "text": "",
-            }
-            payload["language"] = str(body.get("language") or "en")
-            for key in ("header_params", "body_params"):
-                if body.get(key):
-                    payload[key] = body[key]
-            return payload
-        payload = {"text": str(body.get("text") or "")}
-        if body.get("url"):
-            payload["media_url"], payload["media_type"] = str(body["url"]), str(content["type"])
-        return payload
+        # Issue 8: cards, lists, files, locations and templates become constructor formats (formats.seed004).
+        return whatsapp_payload(content, meta)
 
     @extend_schema(
         operation_id="whatsapp_send",

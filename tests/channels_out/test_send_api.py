@@ -255,8 +255,9 @@ class TestViberSendApi:
         message = Message.objects.get()
         assert message.channel == "viber"
         assert message.payload == {
-            "text": "Sale", "media_url": "https://cdn.test/a.png", "media_type": "image", "button_text": "Shop",
-            "button_url": "https://shop.test", "category": "promotional",
+            "format": "text_media_button", "category": "promotional",
+            "content": {"text": "Sale", "image_url": "https://cdn.test/a.png", "button_text": "Shop",
+                        "button_url": "https://shop.test"},
         }  # fmt: skip
 
     def test_another_channel_name_is_422(self, client: Client, key: IssuedKey) -> None:
@@ -294,7 +295,7 @@ class TestWhatsAppSendApi:
         }))  # fmt: skip
         assert response.status_code == 202, response.content
         assert Message.objects.get().payload == {
-            "type": "template", "template": "order_ready", "text": "", "language": "es", "body_params": ["A-1"]
+            "format": "template", "content": {"name": "order_ready", "language": "es", "body_params": ["A-1"]},
         }  # fmt: skip
 
     def test_text_over_the_limit_is_422(self, client: Client, key: IssuedKey) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assets import views, views_content, views_media
+from assets import views, views_content, views_media, views_whatsapp
 
 app_name = "assets"
 
@@ -27,4 +27,12 @@ urlpatterns += [
     ),
     path("content-templates/pick/", views_content.content_pick_list, name="content-pick-list"),
     path("content-templates/<uuid:uuid>/apply/", views_content.content_apply, name="content-apply"),
+]
+
+urlpatterns += [
+    path("whatsapp-templates/", views_whatsapp.whatsapp_list, name="whatsapp-list"),
+    path("whatsapp-templates/new/", views_whatsapp.whatsapp_create, name="whatsapp-create"),
+    path("whatsapp-templates/<uuid:uuid>/", views_whatsapp.whatsapp_detail, name="whatsapp-detail"),
+    path("whatsapp-templates/<uuid:uuid>/submit/", views_whatsapp.whatsapp_submit, name="whatsapp-submit"),
+    path("whatsapp-templates/<uuid:uuid>/delete/", views_whatsapp.whatsapp_delete, name="whatsapp-delete"),
 ]

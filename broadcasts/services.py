@@ -93,7 +93,9 @@ class StepData:
         if rich and not (self.text or self.title):
             return rich
         extra = self.formats.get("text")
-        body: dict[str, Any] = {**(extra if isinstance(extra, Mapping) else {}), "text": self.text}
+        body: dict[str, Any] = {**(extra if isinstance(extra, Mapping) else {})}
+        if self.text or "text" not in body:
+            body["text"] = self.text
         key = TITLE_KEY.get(self.channel)
         if key and self.title:
             body[key] = self.title

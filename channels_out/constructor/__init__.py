@@ -55,3 +55,4 @@ __all__ = [
 
 # The built-in editors register on import (after the registry they fill).
 from channels_out.constructor import editors  # noqa: F401
+from channels_out.email_design import constructor as _email_editor  # noqa: F401  (registers (email, "email"))

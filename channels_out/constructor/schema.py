@@ -38,10 +38,11 @@ class Field:
     media_kind: str = ""  # image, file, video: what the media field accepts
     help: Any = ""
     new_item: tuple[tuple[str, str], ...] = ()  # the JSON of a newly added list item
+    initial: str = ""  # a choice's default when it is not the first one (the format's own default)
 
     @property
     def default(self) -> str:
-        return self.choices[0][0] if self.choices else ""
+        return self.initial or (self.choices[0][0] if self.choices else "")
 
 
 def field_name(prefix: str, path: str) -> str:

@@ -841,5 +841,6 @@ def test_preview_of_a_whatsapp_card() -> None:
     assert '<strong class="msg-title">Sale</strong>' in html
     assert '<small class="msg-footer">Bye</small>' in html
     assert 'msg-button">OK<' in html
-    other = format_preview(message_from_json("tts", "tts", {"text": "Hi"}))
-    assert "No preview for this format yet." in other
+    tts = format_preview(message_from_json("tts", "tts", {"text": "Hi"}))
+    assert "🔊 Hi" in tts
+    assert "Read in English, once." in tts

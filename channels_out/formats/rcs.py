@@ -224,6 +224,11 @@ class RcsFile(Format):
             suggestions=_suggestions(reader, data, "", max_items=MESSAGE_SUGGESTIONS_MAX),
         )
 
+    def summary(self) -> str:
+        """The file's name (the last part of its URL) and the suggestion chips."""
+        name = self.file.url.split("?", 1)[0].rsplit("/", 1)[-1]
+        return " | ".join(p for p in (name, super().summary()) if p)
+
 
 @register
 @dataclass(frozen=True, kw_only=True)

@@ -330,6 +330,25 @@ _EMOJI = re.compile(
 )
 
 
+def whatsapp_payload_check(*, company: Company, channel: str, payload: Any) -> None:
+    """The send API's check of an outgoing payload ``{format, content}``: a WhatsApp template message must use an
+    Approved template of the company with its exact parameter counts. Raises ValidationError naming
+    ``message.payload.<field>``; any other payload passes."""
+    if (
+        channel != ChannelKind.WHATSAPP
+        or not isinstance(payload, dict)
+        or payload.get("format") != "template"
+    ):
+        return
+    try:
+        message_from_json(channel, "template", payload.get("content"))
+    except ValidationError:
+        return  # a malformed message is named by the send path's own format check
+    problems = whatsapp_template_check(company=company, data=payload.get("content"))
+    if problems:
+        raise ValidationError({f"message.payload.{key}": messages for key, messages in problems.items()})
+
+
 @dataclass(frozen=True, kw_only=True)
 class WhatsAppTemplateData:
     registered_name: str

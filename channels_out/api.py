@@ -39,6 +39,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from assets.services import whatsapp_payload_check
 from channels_out.formats.seed004 import viber_payload, whatsapp_payload
 from channels_out.kinds import ChannelKind
 from channels_out.models import ApiIdempotencyKey, Message, MessageEvent
@@ -381,6 +382,8 @@ class _ChatSendApi(ApiView):
         access = request_access(request)
         _senders_allowed(access, [channel["from"]])
         payload = self.payload_for(values["message"], channel["meta"])
+        # Issue 8 / guide §12.4: a WhatsApp template message needs an Approved template of the company.
+        whatsapp_payload_check(company=access.company, channel=self.channel, payload=payload)
         recipients = values["recipient"]["to"]
         refs = _references(values["custom"], len(recipients))
         items = [

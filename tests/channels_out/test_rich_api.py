@@ -21,6 +21,7 @@ from channels_out.models import Connection, Message
 from channels_out.vendors.simulator.adapter import received
 from portal.api.services import IssuedKey, api_access_create
 from portal.tenants.models import Company
+from tests.assets.factories import approved_whatsapp_template
 from tests.channels_out.conftest import MOBILE
 from tests.channels_out.fake_vendor import TOKEN, FakeVendor, running
 
@@ -217,6 +218,10 @@ def test_rich_shape_is_stored_and_sent_as_its_format(
     summary: str,
 ) -> None:
     meta = {"category": "promotional"} if product == "viber" else {}
+    if fmt == "template":  # guide §12.4: only an Approved template of the company can be sent (assets)
+        approved_whatsapp_template(
+            key.access.company, "order_ready", "es", header="Hi {{1}}", body="Order {{1}}"
+        )
     stored = _sent(client, key, django_capture_on_commit_callbacks, product, message, meta)
     assert stored.payload["format"] == fmt
     assert stored.text == summary  # the message log's and search's text

@@ -14,6 +14,7 @@ from django.test import Client
 from channels_out.models import ApiSend, Connection, Message
 from portal.api.services import IssuedKey, api_access_create
 from portal.tenants.models import Company
+from tests.assets.factories import approved_whatsapp_template
 from tests.channels_out.conftest import MOBILE
 
 Capture = Callable[..., AbstractContextManager[Any]]
@@ -290,6 +291,8 @@ class TestViberSendApi:
 
 class TestWhatsAppSendApi:
     def test_template_message(self, client: Client, key: IssuedKey) -> None:
+        # Guide §12.4: only an Approved template of the company can be sent (assets.whatsapp_payload_check).
+        approved_whatsapp_template(key.access.company, "order_ready", "es", body="Order {{1}} is ready.")
         response = _call(client, "POST", "whatsapp/message/send", key, _chat("whatsapp", {
             "type": "template", "payload": {"name": "order_ready", "language": "es", "body_params": ["A-1"]},
         }))  # fmt: skip

@@ -132,7 +132,7 @@ CARD_FIELDS = (
         "media",
         _("Image or video"),
         kind="group",
-        fields=(Field("url", _("Media"), kind="media", media_kind="image"),),
+        fields=(Field("url", _("Media"), kind="media", media_kind=""),),
     ),
     Field("title", _("Title"), max_length=rcs.TITLE_MAX),
     Field("text", _("Card text"), kind="textarea", max_length=rcs.TEXT_MAX),
@@ -171,7 +171,7 @@ register_editor(
                 "file",
                 _("File"),
                 kind="group",
-                fields=(Field("url", _("File"), kind="media", media_kind="file", required=True),),
+                fields=(Field("url", _("File"), kind="media", media_kind="", required=True),),
             ),
             MESSAGE_SUGGESTIONS,
         ),
@@ -248,7 +248,7 @@ register_editor(
     schema_editor(
         pgettext_lazy("message format", "File"),
         (
-            Field("url", _("File"), kind="media", media_kind="file", required=True),
+            Field("url", _("File"), kind="media", media_kind="", required=True),
             Field(
                 "name",
                 _("File name"),
@@ -367,7 +367,7 @@ register_editor(
     schema_editor(
         pgettext_lazy("message format", "File"),
         (
-            Field("url", _("File"), kind="media", media_kind="file", required=True),
+            Field("url", _("File"), kind="media", media_kind="", required=True),
             Field("name", _("File name"), max_length=viber.FILE_NAME_MAX),
             Field("caption", _("Caption"), kind="textarea", max_length=whatsapp.BODY_MAX),
         ),

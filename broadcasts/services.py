@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from assets.services import whatsapp_template_check
 from broadcasts.models import (
     NAME_MAX,
     Broadcast,
@@ -233,6 +234,13 @@ def _step_errors(company: Company, index: int, step: StepData, *, launching: boo
             if path == f"steps.{index}.content.text.text" and f"steps.{index}.text" in errors:
                 continue  # the text's limit was already named by payload_text
             errors.setdefault(path, []).extend(messages)
+        if (
+            step.channel == ChannelKind.WHATSAPP
+            and key == "template"
+            and not any(p.startswith(f"steps.{index}.content.template") for p in errors)
+        ):  # guide §12.4: only an Approved template of the company, with its exact parameter counts (assets)
+            for path, messages in whatsapp_template_check(company=company, data=data).items():
+                errors.setdefault(f"steps.{index}.content.template.{path}", []).extend(messages)
     return errors
 
 

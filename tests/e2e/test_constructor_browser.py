@@ -51,7 +51,11 @@ def test_rcs_carousel_composed_saved_reopened_and_sent(
     _add(page, "cards", "#s-0-c-cards-0-title")
     _add(page, "cards", "#s-0-c-cards-1-title")
     page.fill("#s-0-c-cards-0-title", "Spring")
-    page.fill("#s-0-c-cards-0-text", "New collection")
+    page.fill("#s-0-c-cards-0-text", "New collection for ")
+    # The personalisation buttons insert into the editor's field last focused.
+    page.focus("#s-0-c-cards-0-text")
+    page.click('[data-placeholders-for="s-0-c-editor"] [data-insert="{{first_name}}"]')
+    assert page.input_value("#s-0-c-cards-0-text") == "New collection for {{first_name}}"
     page.fill("#s-0-c-cards-1-title", "Summer")
     page.fill("#s-0-c-cards-1-text", "Beach wear")
     _add(page, "cards.0.suggestions", "#s-0-c-cards-0-suggestions-0-text")
@@ -73,6 +77,7 @@ def test_rcs_carousel_composed_saved_reopened_and_sent(
     content = BroadcastStep.objects.get(broadcast=broadcast).content
     assert list(content) == ["carousel"]
     assert [c["title"] for c in content["carousel"]["cards"]] == ["Spring", "Summer"]
+    assert content["carousel"]["cards"][0]["text"] == "New collection for {{first_name}}"
 
     # Reopen: the same content in the same fields.
     page.goto(f"/broadcasts/{broadcast.uuid}/edit/")
@@ -91,4 +96,7 @@ def test_rcs_carousel_composed_saved_reopened_and_sent(
     got = received(message.client_reference)
     assert got is not None
     assert [c["title"] for c in got["content"]["cards"]] == ["Spring", "Summer"]
+    assert (
+        got["content"]["cards"][0]["text"] == "New collection for"
+    )  # personalised (no contact name), stripped
     assert got["content"]["suggestions"][0]["url"] == "https://example.com/shop"

@@ -148,8 +148,8 @@ class SimulatorAdapter:
                 session_id=str(rule["viber_session_id"]) if message.channel == ChannelKind.VIBER else "",
                 pending_callbacks=self._callbacks(message, rule, known_id),
             )
-        client.incr(SUBMIT_COUNTER)
-        # Like a vendor's message log: what reached the simulated vendor, for the tests and the back office.
+        # Like a vendor's message log: what reached the simulated vendor, for the tests and the back office
+        # (one round trip with the counter).
         record = {
             "channel": str(message.channel),
             "to": message.to,
@@ -157,11 +157,14 @@ class SimulatorAdapter:
             "text": message.text,
             **(received_content or {"payload": dict(message.payload)}),
         }
-        client.set(
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(SUBMIT_COUNTER)
+        pipe.set(
             RECEIVED_KEY.format(reference=message.client_reference),
             json.dumps(record, default=str),
             ex=REFERENCE_TTL,
         )
+        pipe.execute()
         return SubmitResult(
             vendor_message_id=vendor_id,
             raw={"status": "AWAITING-DLR", "units": message.segments, **content},

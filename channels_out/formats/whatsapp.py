@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Self
 from django.utils.translation import gettext as _
 
 from channels_out.formats.base import Format, Reader, join, register
-from channels_out.formats.viber import read_file
+from channels_out.formats.viber import extension, read_file
 from channels_out.kinds import ChannelKind
 
 TEXT_MAX = 4096
@@ -46,6 +46,9 @@ FILE_EXTENSIONS = frozenset(
         "mp4",
     ]
 )  # §13.2 (mpeg audio is stored as .mp3 or .mpeg)
+# Media of a card's header (guide §13.2 card: "images, media and other file types"): WhatsApp headers take an
+# image, a video or a document, not audio.
+CARD_MEDIA_EXTENSIONS = FILE_EXTENSIONS - frozenset({"ogg", "amr", "aac", "mpeg", "mp3"})
 TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 PARAMS_MAX = 100
@@ -83,13 +86,29 @@ class WhatsAppCard(Format):
             if button.text and button.text in seen:  # reply buttons are told apart by their text
                 reader.add(join(join("buttons", index), "text"), _("Each button needs a different text."))
             seen.add(button.text)
-        return cls(
+        value = cls(
             media_url=reader.url(data, "media_url", ""),
             header=reader.text(data, "header", "", max_len=CARD_HEADER_MAX),
             body=reader.text(data, "body", "", max_len=BODY_MAX, required=True),
             footer=reader.text(data, "footer", "", max_len=FOOTER_MAX),
             buttons=buttons,
         )
+        ext = extension(value.media_url)
+        if value.media_url and ext and ext not in CARD_MEDIA_EXTENSIONS:
+            reader.add(
+                "media_url",
+                _("Choose an image, a video or a document (%(allowed)s).")
+                % {"allowed": ", ".join(sorted(CARD_MEDIA_EXTENSIONS))},
+            )
+        if value.media_url and value.header and len(value.body) + len(value.header) + 3 > BODY_MAX:
+            # A WhatsApp header is a text or a medium, not both: with a picture, the header text goes in bold
+            # on the first line of the text (CpaasAdapter), and both share the text's limit.
+            reader.add(
+                "body",
+                _("With a picture, the header and the text together have at most %(max)d characters.")
+                % {"max": BODY_MAX - 3},
+            )
+        return value
 
 
 @dataclass(frozen=True, kw_only=True)

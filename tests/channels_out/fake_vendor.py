@@ -692,15 +692,16 @@ def _check_wa_interactive(c: WireCheck, raw: Any, at: str) -> None:
     if "footer" in p:
         c.text(c.obj(p["footer"], f"{at}.footer", {"text"}).get("text"), f"{at}.footer.text", max_len=60)
     if "header" in p:
-        header = c.obj(p["header"], f"{at}.header", {"type"}, {"text", "image"})
-        types = {"text", "image"} if kind == "button" else {"text"}
-        if c.one_of(header.get("type"), f"{at}.header.type", types) == "text":
+        media = {"image", "video", "document"}
+        header = c.obj(p["header"], f"{at}.header", {"type"}, {"text", *media})
+        types = {"text", *media} if kind == "button" else {"text"}
+        header_type = c.one_of(header.get("type"), f"{at}.header.type", types)
+        if header_type == "text":
             c.text(header.get("text"), f"{at}.header.text", max_len=20 if kind == "button" else 60)
-        elif header.get("type") == "image":
-            c.url(
-                c.obj(header.get("image"), f"{at}.header.image", {"link"}).get("link"),
-                f"{at}.header.image.link",
-            )
+        elif header_type:
+            where = f"{at}.header.{header_type}"
+            link = c.obj(header.get(header_type), where, {"link"}).get("link")
+            c.url(link, f"{where}.link", extensions=_WA_MEDIA.get(header_type))
     if kind == "location_request_message":
         if "header" in p or "footer" in p:
             c.fail(at, "a location request has a body only")

@@ -708,3 +708,45 @@ def test_a_malformed_body_gets_400_and_is_never_accepted(vendor: FakeVendor) -> 
     assert response.json()["errors"] == ["message.payload.text: is required"]
     assert vendor.accepted == {}
     assert vendor.refused == [("cpaas/viber", ["message.payload.text: is required"])]
+
+
+# -- WhatsApp card with a medium header ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://cdn.test/a.png", "image"),
+        ("https://cdn.test/a.mp4", "video"),
+        ("https://cdn.test/a.pdf", "document"),
+    ],
+)
+def test_whatsapp_card_media_header_and_header_text_in_bold(send: Send, url: str, kind: str) -> None:
+    content = {"media_url": url, "header": "Sale", "body": "Hi", "footer": "Bye", "buttons": [{"text": "OK"}]}
+    _route, body = send("whatsapp", "card", content)
+    assert body["message"]["payload"] == {
+        "type": "button",
+        "header": {"type": kind, kind: {"link": url}},
+        "body": {"text": "*Sale*\nHi"},
+        "footer": {"text": "Bye"},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": "btn-0", "title": "OK"}}]},
+    }
+
+
+def test_whatsapp_card_header_and_body_share_the_limit_with_a_picture(send: Send, vendor: FakeVendor) -> None:
+    fits = {
+        "media_url": "https://cdn.test/a.png",
+        "header": "h" * 20,
+        "body": "b" * 1001,
+        "buttons": [{"text": "OK"}],
+    }
+    _route, body = send("whatsapp", "card", fits)
+    assert len(body["message"]["payload"]["body"]["text"]) == 1024
+    for too_long, path in (
+        ({**fits, "body": "b" * 1002}, "body"),
+        ({**fits, "media_url": "https://c.test/a.mp3"}, "media_url"),
+    ):
+        with pytest.raises(AdapterError, match=f"{path}: ") as info:
+            adapter_for(vendor, "whatsapp").send(outbound("whatsapp", "card", too_long))
+        assert info.value.vendor_code == "INVALID-CONTENT"
+    assert len(vendor.bodies) == 1

@@ -352,12 +352,16 @@ def chat_message_of(fmt: object) -> dict[str, Any]:
         buttons = [
             {"type": "reply", "reply": {"id": f"btn-{i}", "title": b.text}} for i, b in enumerate(fmt.buttons)
         ]
-        card = _interactive(fmt.header, fmt.body, fmt.footer, {"buttons": buttons}, "button")
-        if fmt.media_url:
-            card["header"] = {
-                "type": "image",
-                "image": {"link": fmt.media_url},
-            }  # media wins over a text header
+        if not fmt.media_url:
+            card = _interactive(fmt.header, fmt.body, fmt.footer, {"buttons": buttons}, "button")
+            return {"type": "interactive", "payload": card}
+        # A header is a text or a medium: with a picture, the header text goes in bold above the body.
+        body = f"*{fmt.header}*\n{fmt.body}" if fmt.header else fmt.body
+        card = _interactive("", body, fmt.footer, {"buttons": buttons}, "button")
+        ext = viber_formats.extension(fmt.media_url)
+        kind = _WA_MEDIA_KIND.get(ext, "document")
+        _check_wa_file(ext, kind, 0)
+        card["header"] = {"type": kind, kind: {"link": fmt.media_url}}
         return {"type": "interactive", "payload": card}
     if isinstance(fmt, wa_formats.WhatsAppList):
         sections = []

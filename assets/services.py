@@ -19,12 +19,13 @@ from channels_out.formats import message_from_json
 from channels_out.formats import whatsapp as whatsapp_format
 from channels_out.kinds import ChannelKind
 from portal.accounts.models import User
+from portal.audit import actions
 from portal.audit.models import AuditDetail
 from portal.audit.services import audit_record, change_of, snapshot
 from portal.tenants.models import Company
 
-MEDIA_UPLOADED = "media.uploaded"
-MEDIA_DELETED = "media.deleted"
+MEDIA_UPLOADED = actions.MEDIA_UPLOADED
+MEDIA_DELETED = actions.MEDIA_DELETED
 
 
 def _check_company(company: Company, obj: MediaFile) -> None:
@@ -138,9 +139,9 @@ def media_delete(*, company: Company, actor: User | None, media: MediaFile) -> N
 
 # -- content templates (guide §12.3) ----------------------------------------------------------------------------
 
-CONTENT_TEMPLATE_CREATED = "content_template.created"
-CONTENT_TEMPLATE_CHANGED = "content_template.changed"
-CONTENT_TEMPLATE_DELETED = "content_template.deleted"
+CONTENT_TEMPLATE_CREATED = actions.CONTENT_TEMPLATE_CREATED
+CONTENT_TEMPLATE_CHANGED = actions.CONTENT_TEMPLATE_CHANGED
+CONTENT_TEMPLATE_DELETED = actions.CONTENT_TEMPLATE_DELETED
 CONTENT_TEMPLATE_NAME_MAX = 200
 
 
@@ -309,10 +310,10 @@ def whatsapp_template_check(*, company: Company, data: Any) -> dict[str, list[st
     return errors
 
 
-WA_TEMPLATE_CREATED = "whatsapp_template.created"
-WA_TEMPLATE_SUBMITTED = "whatsapp_template.submitted"
-WA_TEMPLATE_MODERATED = "whatsapp_template.moderated"
-WA_TEMPLATE_DELETED = "whatsapp_template.deleted"
+WA_TEMPLATE_CREATED = actions.WA_TEMPLATE_CREATED
+WA_TEMPLATE_SUBMITTED = actions.WA_TEMPLATE_SUBMITTED
+WA_TEMPLATE_MODERATED = actions.WA_TEMPLATE_MODERATED
+WA_TEMPLATE_DELETED = actions.WA_TEMPLATE_DELETED
 
 # Guide §12.4.1 / §12.4.1.1 (Card): the limits of a template's parts.
 WA_NAME = re.compile(r"^[a-z0-9_]+$")

@@ -281,8 +281,9 @@ class WhatsAppTemplate(Format):
 
     @classmethod
     def parse(cls, reader: Reader, data: Mapping[str, Any]) -> Self:
-        # TODO(assets): only Approved templates (#8); the WhatsApp template model does not exist yet, so only the
-        # shape is checked here (and the parameter count against the template's placeholders is not).
+        # Only the shape is checked here. That the template is an Approved one of the company with exactly these
+        # parameter counts needs the company: assets.services.whatsapp_template_check, run by broadcast steps,
+        # content templates and the send API (#8).
         name = reader.text(data, "name", "", max_len=512, required=True)
         if name and not TEMPLATE_NAME.match(name):
             reader.add("name", _("A template name has only lower-case letters, digits and underscores."))

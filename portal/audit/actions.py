@@ -173,3 +173,28 @@ LABELS.update(
 BROADCAST_SETTINGS_CHANGED = "broadcast_settings.changed"
 
 LABELS.update({BROADCAST_SETTINGS_CHANGED: _("Changed broadcast quiet hours")})
+
+# Assets (guide §12): media files, content templates, WhatsApp templates.
+MEDIA_UPLOADED = "media.uploaded"
+MEDIA_DELETED = "media.deleted"
+CONTENT_TEMPLATE_CREATED = "content_template.created"
+CONTENT_TEMPLATE_CHANGED = "content_template.changed"
+CONTENT_TEMPLATE_DELETED = "content_template.deleted"
+WA_TEMPLATE_CREATED = "whatsapp_template.created"
+WA_TEMPLATE_SUBMITTED = "whatsapp_template.submitted"
+WA_TEMPLATE_MODERATED = "whatsapp_template.moderated"
+WA_TEMPLATE_DELETED = "whatsapp_template.deleted"
+
+LABELS.update(
+    {
+        MEDIA_UPLOADED: _("Uploaded media file"),
+        MEDIA_DELETED: _("Deleted media file"),
+        CONTENT_TEMPLATE_CREATED: _("Added new content template"),
+        CONTENT_TEMPLATE_CHANGED: _("Changed content template"),
+        CONTENT_TEMPLATE_DELETED: _("Deleted content template"),
+        WA_TEMPLATE_CREATED: _("Added new WhatsApp template"),
+        WA_TEMPLATE_SUBMITTED: _("Submitted WhatsApp template"),
+        WA_TEMPLATE_MODERATED: _("Moderated WhatsApp template"),
+        WA_TEMPLATE_DELETED: _("Deleted WhatsApp template"),
+    }
+)

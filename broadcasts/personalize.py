@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
@@ -60,16 +61,22 @@ def has_placeholders(text: str) -> bool:
     return bool(PLACEHOLDER.search(text))
 
 
+# The link fields of the constructor formats (channels_out.formats): a value placed in them is percent-encoded.
+URL_KEYS = frozenset({"url", "button_url", "image_url", "media_url", "fallback_url"})
+
+
 def render_tree(value: Any, values: Mapping[str, str], *, key: str = "") -> Any:
     """``value`` (a constructor format's JSON) with every string leaf rendered (acceptance check 78).
 
     The ``html`` part of an e-mail gets its values HTML-escaped, so a contact's ``<`` cannot change the markup;
-    every other leaf is plain text. Keys, numbers and booleans are kept as they are.
+    link fields (``URL_KEYS``) get them percent-encoded, so "Ana María" stays one valid URL; every other leaf is
+    plain text. Keys, numbers and booleans are kept as they are.
     """
     if isinstance(value, str):
-        if key == "html" and "{{" in value:
-            safe = {k: escape(v) for k, v in values.items()}
-            return render(value, safe)
+        if "{{" in value and key == "html":
+            return render(value, {k: escape(v) for k, v in values.items()})
+        if "{{" in value and key in URL_KEYS:
+            return render(value, {k: quote(v, safe="") for k, v in values.items()})
         return render(value, values)
     if isinstance(value, Mapping):
         # An e-mail's design stays as designed (its html and text parts carry the personalised message), so the

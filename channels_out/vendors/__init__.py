@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from channels_out.base import AdapterError, OutboundMessage
 from channels_out.formats import Format, payload_format
@@ -21,7 +21,10 @@ def message_format(message: OutboundMessage) -> Format | None:
     try:
         return payload_format(message.channel, message.payload)
     except ValidationError as exc:
-        fields = "; ".join(f"{path}: {' '.join(items)}" for path, items in exc.message_dict.items())
+        fields = "; ".join(
+            " ".join(items) if path == NON_FIELD_ERRORS else f"{path}: {' '.join(items)}"
+            for path, items in exc.message_dict.items()
+        )
         raise AdapterError(f"Invalid message: {fields}", permanent=True, vendor_code=INVALID_CONTENT) from exc
 
 

@@ -176,3 +176,11 @@ def test_viber_media_button_takes_only_images() -> None:
     with pytest.raises(ValidationError) as info:
         message_from_json("viber", "text_media_button", {**base, "image_url": "https://cdn.test/a.mp4"})
     assert list(info.value.message_dict) == ["image_url"]
+
+
+def test_render_tree_percent_encodes_values_in_links() -> None:
+    content = {"text": "Hi {{first_name}}", "button_url": "https://shop.test/?n={{first_name}}"}
+    rendered = render_tree(content, {"first_name": "Ana María&co"})
+    assert rendered == {"text": "Hi Ana María&co", "button_url": "https://shop.test/?n=Ana%20Mar%C3%ADa%26co"}
+    link = message_from_json("viber", "text_button", {**rendered, "button_text": "Go"})
+    assert link.to_json()["button_url"] == rendered["button_url"]

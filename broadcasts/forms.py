@@ -11,6 +11,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from broadcasts.models import NAME_MAX, Broadcast, BroadcastStep, BroadcastTemplate, QuietHours
 from broadcasts.selectors import recipient_choices
@@ -48,6 +49,19 @@ class ChainForm(forms.Form):
         widget=forms.RadioSelect,
     )
     rcs_check = forms.BooleanField(label=_("RCS capability check before launch"), required=False)
+    # Issue 7 item 5: quiet hours, the same choice on a run and on a template (whose runs keep it).
+    quiet_hours = forms.ChoiceField(
+        label=_("Quiet hours"), choices=QuietHours.choices, initial=QuietHours.COMPANY, required=False
+    )
+    allowed_from = forms.TimeField(
+        label=_("Send from"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    allowed_till = forms.TimeField(
+        label=_("Send until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("In each recipient's time zone; messages outside these hours wait until they open."),
+    )
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -91,19 +105,6 @@ class BroadcastForm(ChainForm):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
-    )
-
-    quiet_hours = forms.ChoiceField(
-        label=_("Quiet hours"), choices=QuietHours.choices, initial=QuietHours.COMPANY, required=False
-    )
-    allowed_from = forms.TimeField(
-        label=_("Send from"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-    )
-    allowed_till = forms.TimeField(
-        label=_("Send until"),
-        required=False,
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        help_text=_("In each recipient's time zone; messages outside these hours wait until they open."),
     )
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
@@ -186,7 +187,10 @@ class TemplateForm(ChainForm):
         label=_("At"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
     )
     weekdays = forms.MultipleChoiceField(
-        label=_("On"), choices=WEEKDAYS, required=False, widget=forms.CheckboxSelectMultiple
+        label=pgettext_lazy("weekdays a weekly schedule runs on", "On"),
+        choices=WEEKDAYS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     month_day = forms.IntegerField(label=_("Day of the month"), required=False, min_value=1, max_value=31)
     effective_from = forms.DateTimeField(
@@ -231,6 +235,9 @@ class TemplateForm(ChainForm):
             month_day=data.get("month_day"),
             effective_from=data.get("effective_from"),
             effective_till=data.get("effective_till"),
+            quiet_hours=data.get("quiet_hours") or QuietHours.COMPANY,
+            allowed_from=data.get("allowed_from"),
+            allowed_till=data.get("allowed_till"),
         )
 
 
@@ -257,6 +264,9 @@ def template_initial_of(template: BroadcastTemplate) -> dict[str, Any]:
         "month_day": template.month_day,
         "effective_from": local(template.effective_from),
         "effective_till": local(template.effective_till),
+        "quiet_hours": template.quiet_hours,
+        "allowed_from": template.allowed_from,
+        "allowed_till": template.allowed_till,
     }
 
 

@@ -346,6 +346,8 @@ class BroadcastAttempt(TenantModel):
             models.Index(fields=["company", "recipient"], name="bcattempt_recipient"),
             models.Index(fields=["company", "broadcast", "step"], name="bcattempt_stats"),
             models.Index(fields=["company", "message"], name="bcattempt_message"),
+            # The send-rate gauge counts a run's messages of the last minute (selectors.broadcast_send_rate).
+            models.Index(fields=["company", "broadcast", "started_at"], name="bcattempt_started"),
         ]
 
     def __str__(self) -> str:
@@ -394,6 +396,12 @@ class BroadcastTemplate(PublicIdMixin, TenantModel):
     tag_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     numbers = ArrayField(models.CharField(max_length=16), default=list, blank=True)
     steps = models.JSONField(_("fallback chain"), default=list, blank=True)
+    # Issue 7 item 5: the same quiet-hours choice as a run's (company / none / own hours), passed to every run.
+    quiet_hours = models.CharField(
+        _("quiet hours"), max_length=8, choices=QuietHours.choices, default=QuietHours.COMPANY
+    )
+    allowed_from = models.TimeField(_("send from"), null=True, blank=True)
+    allowed_till = models.TimeField(_("send until"), null=True, blank=True)
     recurrence = models.CharField(
         _("repeat"), max_length=8, choices=Recurrence.choices, default=Recurrence.NONE
     )

@@ -39,8 +39,11 @@ def broadcast_statuses_apply_task(company_id: int, message_ids: list[int]) -> in
     return broadcast_statuses_apply(company_id=company_id, message_ids=message_ids)
 
 
+# The lock only keeps two ticks from overlapping; a tick is idempotent and takes well under a second. Short on
+# purpose: a worker killed (-9) in the middle of a tick leaves the lock behind, and every fallback timer waits
+# until it expires (issue 7 fault test, tests/broadcasts/test_worker_fault.py).
 @shared_task(name="realtime.broadcasts.sweep")
-@cron_task(lock_timeout=60)
+@cron_task(lock_timeout=10)
 def broadcasts_sweep_task() -> dict[str, int]:
     """Beat: start due schedules, fire due fallback timers, complete finished runs, refresh counters."""
     from broadcasts.engine import broadcasts_sweep

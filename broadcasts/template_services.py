@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from broadcasts import services
-from broadcasts.models import NAME_MAX, Broadcast, BroadcastTemplate
+from broadcasts.models import NAME_MAX, Broadcast, BroadcastTemplate, QuietHours
 from broadcasts.schedules import Rule, next_slot
 from broadcasts.services import BroadcastData, StepData, numbers_clean
 from contacts.models import Tag, Target
@@ -59,6 +59,9 @@ class TemplateData:
     month_day: int | None = None
     effective_from: datetime.datetime | None = None
     effective_till: datetime.datetime | None = None
+    quiet_hours: str = QuietHours.COMPANY
+    allowed_from: datetime.time | None = None
+    allowed_till: datetime.time | None = None
 
 
 def template_rule(template: BroadcastTemplate) -> Rule:
@@ -90,6 +93,10 @@ def _run_data(template: BroadcastTemplate) -> BroadcastData:
         tag_ids=list(template.tag_ids),
         numbers=list(template.numbers),
         steps=template_steps(template),
+        # Issue 7 item 5: every run of the template keeps the template's quiet hours.
+        quiet_hours=template.quiet_hours,
+        allowed_from=template.allowed_from,
+        allowed_till=template.allowed_till,
     )
 
 
@@ -103,7 +110,13 @@ def template_validate(*, company: Company, data: TemplateData) -> None:
         services.broadcast_validate(
             company=company,
             data=BroadcastData(
-                name=data.name, type=data.type, numbers=list(data.numbers), steps=list(data.steps)
+                name=data.name,
+                type=data.type,
+                numbers=list(data.numbers),
+                steps=list(data.steps),
+                quiet_hours=data.quiet_hours,
+                allowed_from=data.allowed_from,
+                allowed_till=data.allowed_till,
             ),
             launching=False,
         )
@@ -196,6 +209,10 @@ def template_save(
     template.month_day = data.month_day if data.recurrence == T.Recurrence.MONTHLY else None
     template.effective_from = data.effective_from
     template.effective_till = data.effective_till
+    template.quiet_hours = data.quiet_hours
+    custom = data.quiet_hours == QuietHours.CUSTOM
+    template.allowed_from = data.allowed_from if custom else None
+    template.allowed_till = data.allowed_till if custom else None
     template.state = {
         "save": T.State.READY,
         "draft": T.State.DRAFT,
@@ -289,6 +306,9 @@ def template_copy(*, company: Company, actor: Any, template: BroadcastTemplate) 
         month_day=source.month_day,
         effective_from=source.effective_from,
         effective_till=source.effective_till,
+        quiet_hours=source.quiet_hours,
+        allowed_from=source.allowed_from,
+        allowed_till=source.allowed_till,
         state=T.State.DRAFT,
         schedule_status=T.ScheduleStatus.PAUSED
         if source.recurrence != T.Recurrence.NONE

@@ -389,6 +389,10 @@ def broadcast_detail(request: PortalRequest, uuid: str) -> HttpResponse:
         "stats": stats,
         "steps": selectors.broadcast_steps(company=request.company, broadcast=broadcast),
         "held": selectors.held_counts(company=request.company, broadcast=broadcast),
+        # Issue 7 item 6: the live send-rate gauge with ETA, only while the run sends.
+        "rate": selectors.broadcast_send_rate(company=request.company, broadcast=broadcast)
+        if broadcast.status == Broadcast.Status.IN_PROGRESS
+        else None,
         "active_menu": "broadcasts",
     }
     if request.GET.get("part") == "stats":
@@ -482,7 +486,7 @@ def _template_context(
 
 def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:
     post = request.POST
-    own = ("instantly", "scheduled_for", "quiet_hours", "allowed_from", "allowed_till")
+    own = ("instantly", "scheduled_for")
     initial = {k: v for k, v in _posted_initial(request).items() if k not in own}
     initial.update(
         {

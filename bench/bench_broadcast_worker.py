@@ -1,0 +1,410 @@
+"""Benchmark: broadcasts on REAL Celery workers and a real beat (issue 7 "Measured"; the eager run is
+bench_broadcast_e2e.py).
+
+Scenarios (``--scenario``, default all, one after the other on the same workers):
+
+- ``throughput``: N recipients (default 100,000) through SMS → Viber. 30 % of the numbers are scripted in the
+  simulator to get no SMS report, so their SMS waiting time (``--wait`` s) runs out and the engine falls back to
+  Viber on its timers; every other report is "delivered" after 1 s. Prints messages per second per worker (whole
+  run, and the send phase alone), the hop timing (how late each Viber hop fired after its SMS deadline: p50, p99,
+  max; target p99 ≤ 5 s) and the "never twice" proof: no (recipient, step) with two attempts, no repeated client
+  reference, messages = sent attempts = N + 30 %.
+- ``fairness``: a ``--small`` recipient broadcast of company B alone (baseline), then again while a ``--big``
+  broadcast of company A is running (launched first, measured once it has sent ``--head-start`` of its messages).
+  Prints both times and the ratio (target ≤ 2x). 30 % fail on SMS with a definite "undelivered" (immediate
+  fallback), so both times are pure processing. The big run is aborted once the small one is measured.
+- ``fault``: ``--fault-rows`` recipients, same chain and timeout fallback as ``throughput``. When half the SMS are
+  out, the worker gets SIGKILL and beat is stopped; both are started again. Checks: every recipient ends Successful
+  or Unsuccessful, none got a step twice (attempts and client references, as above), and how long recovery took.
+
+Beat is the real ``celery beat`` with the project schedule (broadcast sweep and simulator reports every 2 s, the
+channel layer's upkeep every 15 s). Workers are ``--pool solo`` processes (one process = one worker), consuming
+realtime, bulk and default like the docker-compose worker.
+
+Run: flock /tmp/bench.lock .venv/bin/python bench/bench_broadcast_worker.py [--scenario all] [--rows 100000]
+It uses its own database (portal_bench_bc_worker) and its own redis-server on port 6391 (started and stopped here,
+so that test runs flushing the shared Redis cannot touch the broker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any
+
+from benchsetup import ROOT, bench_django, bench_env
+
+bench_env("portal_bench_bc_worker")
+# A private Redis server (started and stopped by this script): test runs of the shared one flush its databases.
+REDIS_PORT = 6391
+BROKER = f"redis://127.0.0.1:{REDIS_PORT}/0"
+CACHE = f"redis://127.0.0.1:{REDIS_PORT}/1"
+os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = BROKER
+os.environ["REDIS_URL"] = CACHE
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+os.environ["PORTAL_SUBMIT_LEASE_SECONDS"] = "10"  # a killed worker's leased messages come back quickly
+os.environ["LOG_LEVEL"] = "WARNING"
+
+
+class Processes:
+    """The worker and beat processes of the run."""
+
+    def __init__(self, workers: int) -> None:
+        self.count = workers
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.beat: subprocess.Popen[bytes] | None = None
+        self.schedule = os.path.join(tempfile.mkdtemp(prefix="bench-bc-beat-"), "schedule")
+
+    def start_workers(self) -> None:
+        from portal.celery import app
+
+        names = []
+        for _i in range(self.count):
+            name = f"bcw-{uuid.uuid4().hex[:6]}@localhost"
+            names.append(name)
+            command = [
+                sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "realtime,bulk,default", "-n", name,
+                "--pool", "solo", "--without-gossip", "--without-mingle", "--loglevel", "WARNING",
+            ]  # fmt: skip
+            self.workers.append(subprocess.Popen(command, cwd=ROOT, env=dict(os.environ)))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(app.control.ping(destination=names, timeout=0.5) or []) == len(names):
+                return
+        raise SystemExit("the workers did not answer within 60 s")
+
+    def start_beat(self) -> None:
+        self.beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "beat", "-s", self.schedule, "--loglevel", "WARNING"],
+            cwd=ROOT, env=dict(os.environ),
+        )  # fmt: skip
+
+    def kill_workers(self) -> None:
+        for process in self.workers:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        self.workers = []
+
+    def stop_beat(self) -> None:
+        if self.beat is not None:
+            self.beat.terminate()
+            self.beat.wait(timeout=15)
+            self.beat = None
+
+    def stop(self) -> None:
+        for process in self.workers:
+            process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.workers = []
+        self.stop_beat()
+
+
+def _company(name: str, *, fail_report: str) -> Any:
+    """A company with a simulator connection: numbers +491511… get ``fail_report`` on SMS, the rest is delivered."""
+    from channels_out.models import SimulatorRule
+    from channels_out.services import simulator_connection_create
+    from portal.tenants.services import company_create
+
+    company = company_create(name=f"{name} {time.time():.0f}")
+    simulator_connection_create(company=company, actor=None, sender_ids=["ACME"])
+    SimulatorRule.objects.create(
+        company=company,
+        order=1,
+        pattern="+491511*",
+        channel="sms",
+        report=fail_report,
+        report_delay_seconds=0,
+    )
+    SimulatorRule.objects.create(
+        company=company, order=2, pattern="*", report="delivered", report_delay_seconds=1
+    )
+    return company
+
+
+def _numbers(rows: int, prefix: int) -> list[str]:
+    failing = int(rows * 0.3)
+    return [f"+491511{prefix}{i:06d}" for i in range(failing)] + [
+        f"+491518{prefix}{i:06d}" for i in range(rows - failing)
+    ]
+
+
+def _launch(company: Any, rows: int, prefix: int, wait: int) -> Any:
+    from broadcasts import services
+    from broadcasts.services import BroadcastData, StepData
+
+    steps = [
+        StepData("sms", "ACME", wait_value=wait, wait_unit="s", text="Hello from the bench"),
+        StepData("viber", "ACME", wait_value=10, wait_unit="min", text="Hello from the bench"),
+    ]
+    services.MAX_NUMBERS = max(services.MAX_NUMBERS, rows)  # typed numbers stand in for a target here
+    return services.broadcast_save(
+        company=company,
+        actor=None,
+        data=BroadcastData(name=f"Bench {rows}", numbers=_numbers(rows, prefix), steps=steps),
+        action="launch",
+    )
+
+
+def _messages(run: Any) -> int:
+    from broadcasts.models import BroadcastAttempt
+
+    return BroadcastAttempt.objects.filter(broadcast=run, message__isnull=False).count()
+
+
+def _wait_done(run: Any, *, timeout: float, every: float = 2.0, label: str = "") -> float:
+    """Poll until the run leaves In progress; return the wall time waited."""
+    from broadcasts.models import Broadcast
+
+    started = time.monotonic()
+    last_print = started
+    while time.monotonic() - started < timeout:
+        run.refresh_from_db()
+        if run.status != Broadcast.Status.IN_PROGRESS:
+            return time.monotonic() - started
+        if label and time.monotonic() - last_print > 30:
+            last_print = time.monotonic()
+            print(f"  {label}: {time.monotonic() - started:.0f} s, {_messages(run):,} messages", flush=True)
+        time.sleep(every)
+    raise SystemExit(f"FAILED: {label or 'the run'} did not finish within {timeout:.0f} s")
+
+
+def _never_twice(run: Any, expected: int | None) -> tuple[bool, str]:
+    from django.db.models import Count
+
+    from broadcasts.models import BroadcastAttempt, BroadcastRecipient
+    from channels_out.models import Message
+
+    twice = (
+        BroadcastAttempt.objects.filter(broadcast=run)
+        .values("recipient_id", "step_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    refs = (
+        Message.objects.filter(company_id=run.company_id, client_reference__startswith="bc-")
+        .values("client_reference")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    messages = Message.objects.filter(
+        company_id=run.company_id, origin=Message.Origin.BROADCAST, client_reference__startswith="bc-"
+    ).count()
+    sent = _messages(run)
+    unresolved = BroadcastRecipient.objects.filter(
+        broadcast=run, state__in=[BroadcastRecipient.State.NOT_INITIATED, BroadcastRecipient.State.INITIATED]
+    ).count()
+    outcome = dict(
+        BroadcastRecipient.objects.filter(broadcast=run)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    ok = twice == 0 and refs == 0 and sent == messages and unresolved == 0
+    if expected is not None:
+        ok = ok and messages == expected
+    text = (
+        f"outcome {outcome}; never twice: (recipient, step) with 2+ attempts {twice}, repeated client references "
+        f"{refs}, sent attempts {sent:,} = messages {messages:,}"
+        + (f" = expected {expected:,}" if expected is not None else "")
+        + f", unresolved {unresolved}"
+    )
+    return ok, text
+
+
+def _hop_lateness(run: Any) -> str:
+    """How late each timer-driven Viber hop fired after its SMS deadline (p50 / p99 / max, seconds)."""
+    from django.db import connection
+
+    from broadcasts.models import BroadcastAttempt
+
+    table = BroadcastAttempt._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT count(*),
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), percentile_cont(0.99) WITHIN GROUP (ORDER BY lag),
+                  max(lag)
+                FROM (SELECT extract(epoch FROM v.started_at - s.deadline_at) AS lag
+                      FROM {table} s JOIN {table} v ON v.recipient_id = s.recipient_id AND v.id <> s.id
+                      WHERE s.broadcast_id = %s AND s.state = 'timed_out' AND v.started_at >= s.started_at) x""",  # noqa: S608
+            [run.pk],
+        )
+        n, p50, p99, worst = cursor.fetchone()
+    if not n:
+        return "hop timing: no timed-out hop"
+    return (
+        f"hop timing ({n:,} Viber hops after an SMS timeout): late after the deadline p50 {p50:.2f} s, "
+        f"p99 {p99:.2f} s, max {worst:.2f} s (target p99 ≤ 5 s): {'ok' if p99 <= 5 else 'MISSED'}"
+    )
+
+
+def _send_phase(run: Any) -> tuple[float, int]:
+    """Seconds from the run's launch to the last message created, and the message count."""
+    from django.db.models import Max
+
+    from broadcasts.models import BroadcastAttempt
+
+    last = BroadcastAttempt.objects.filter(broadcast=run, message__isnull=False).aggregate(
+        m=Max("started_at")
+    )["m"]
+    return (last - run.launched_at).total_seconds(), _messages(run)
+
+
+def throughput(args: argparse.Namespace, procs: Processes) -> bool:
+    print(
+        f"== throughput: {args.rows:,} recipients, SMS ({args.wait} s) → Viber, 30 % time out on SMS",
+        flush=True,
+    )
+    company = _company("Bench throughput", fail_report="none")
+    started = time.monotonic()
+    run = _launch(company, args.rows, 1, args.wait)
+    saved = time.monotonic() - started
+    waited = _wait_done(run, timeout=args.timeout, label="throughput")
+    total = saved + waited
+    ok, proof = _never_twice(run, args.rows + int(args.rows * 0.3))
+    messages = _messages(run)
+    phase, _n = _send_phase(run)
+    print(f"launch (validate + save {args.rows:,} typed numbers): {saved:.1f} s; status {run.status}")
+    print(
+        f"end to end: {messages:,} messages in {total:.1f} s = {messages / total:,.1f} messages/s with "
+        f"{args.workers} worker(s) = {messages / total / args.workers:,.1f} per worker (includes the last "
+        f"{args.wait} s SMS wait); send phase {phase:.1f} s = {messages / phase / args.workers:,.1f} messages/s "
+        "per worker"
+    )
+    print(_hop_lateness(run))
+    print(proof)
+    return ok and run.status == "complete"
+
+
+def fairness(args: argparse.Namespace, procs: Processes) -> bool:
+    from broadcasts import services
+
+    print(
+        f"== fairness: {args.small:,} recipients of company B, alone and beside {args.big:,} of company A",
+        flush=True,
+    )
+    small_company = _company("Bench small", fail_report="undelivered")
+    run = _launch(small_company, args.small, 2, 60)
+    alone = _wait_done(run, timeout=args.timeout, every=0.25)
+    ok_alone, _proof = _never_twice(run, args.small + int(args.small * 0.3))
+    print(f"small alone: {alone:.1f} s")
+
+    big_company = _company("Bench big", fail_report="undelivered")
+    big = _launch(big_company, args.big, 3, 60)
+    head = int((args.big + args.big * 0.3) * args.head_start)
+    deadline = time.monotonic() + args.timeout
+    while _messages(big) < head and time.monotonic() < deadline:
+        time.sleep(0.5)
+    before = _messages(big)
+    run = _launch(small_company, args.small, 4, 60)
+    beside = _wait_done(run, timeout=args.timeout, every=0.25)
+    ok_beside, _proof = _never_twice(run, args.small + int(args.small * 0.3))
+    big.refresh_from_db()
+    during = _messages(big) - before
+    print(f"small beside the big run: {beside:.1f} s (the big run sent {during:,} messages meanwhile)")
+    ratio = beside / alone
+    print(f"fairness ratio: {ratio:.2f}x (target ≤ 2x): {'ok' if ratio <= 2 else 'MISSED'}")
+    if big.status == "in_progress":
+        services.broadcast_abort(company=big_company, actor=None, broadcast=big)
+    return ok_alone and ok_beside
+
+
+def fault(args: argparse.Namespace, procs: Processes) -> bool:
+    print(
+        f"== fault: {args.fault_rows:,} recipients, kill -9 of the worker and a beat restart mid-run",
+        flush=True,
+    )
+    company = _company("Bench fault", fail_report="none")
+    run = _launch(company, args.fault_rows, 5, args.wait)
+    target = args.fault_rows // 2
+    deadline = time.monotonic() + args.timeout
+    while _messages(run) < target and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at_kill = _messages(run)
+    procs.kill_workers()
+    procs.stop_beat()
+    print(f"killed the worker (SIGKILL) and stopped beat at {at_kill:,} messages", flush=True)
+    time.sleep(2)
+    restarted = time.monotonic()
+    procs.start_beat()
+    procs.start_workers()
+    waited = _wait_done(run, timeout=args.timeout, label="fault")
+    ok, proof = _never_twice(run, args.fault_rows + int(args.fault_rows * 0.3))
+    print(
+        f"after the restart the run completed in {time.monotonic() - restarted:.1f} s ({waited:.1f} s of polling); status {run.status}"
+    )
+    print(_hop_lateness(run) + "  (hops across the outage are late by design)")
+    print(proof)
+    return ok and run.status == "complete"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenario", choices=["all", "throughput", "fairness", "fault"], default="all")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--wait", type=int, default=20, help="SMS waiting time, seconds")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--big", type=int, default=30_000)
+    parser.add_argument("--head-start", type=float, default=0.1)
+    parser.add_argument("--fault-rows", type=int, default=5_000)
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        run(args)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def run(args: argparse.Namespace) -> None:
+    bench_django("portal_bench_bc_worker")
+    import redis
+
+    for _i in range(50):
+        try:
+            redis.Redis.from_url(BROKER).ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    from broadcasts.models import Broadcast
+    from portal.celery import app
+
+    # Runs left In progress by an interrupted earlier run of this script would compete for the worker.
+    Broadcast.objects.filter(status__in=[Broadcast.Status.IN_PROGRESS, Broadcast.Status.SCHEDULED]).update(
+        status=Broadcast.Status.ABORTED
+    )
+    app.conf.task_always_eager = False
+    procs = Processes(args.workers)
+    procs.start_workers()
+    procs.start_beat()
+    results = {}
+    try:
+        for name, scenario in (("throughput", throughput), ("fairness", fairness), ("fault", fault)):
+            if args.scenario in ("all", name):
+                results[name] = scenario(args, procs)
+    finally:
+        procs.stop()
+    print(f"results: {results}")
+    if not all(results.values()):
+        raise SystemExit("FAILED")
+
+
+if __name__ == "__main__":
+    main()

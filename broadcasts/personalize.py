@@ -62,7 +62,8 @@ def has_placeholders(text: str) -> bool:
 
 
 # The link fields of the constructor formats (channels_out.formats): a value placed in them is percent-encoded.
-URL_KEYS = frozenset({"url", "button_url", "image_url", "media_url", "fallback_url"})
+# (e-mail design blocks: ``src`` and ``href`` of an image, ``url`` of a button or a social link).
+URL_KEYS = frozenset({"url", "button_url", "image_url", "media_url", "fallback_url", "src", "href"})
 
 
 def render_tree(value: Any, values: Mapping[str, str], *, key: str = "") -> Any:
@@ -76,12 +77,12 @@ def render_tree(value: Any, values: Mapping[str, str], *, key: str = "") -> Any:
         if "{{" in value and key == "html":
             return render(value, {k: escape(v) for k, v in values.items()})
         if "{{" in value and key in URL_KEYS:
-            return render(value, {k: quote(v, safe="") for k, v in values.items()})
+            return render(value, {k: quote(v, safe="@") for k, v in values.items()})  # mailto:{{email}} works
         return render(value, values)
     if isinstance(value, Mapping):
-        # An e-mail's design stays as designed (its html and text parts carry the personalised message), so the
-        # adapter's check of the design never sees a contact's value in a link (channels_out.email_design).
-        return {k: v if k == "design" else render_tree(v, values, key=str(k)) for k, v in value.items()}
+        # An e-mail's design is personalised too: a design alone is a complete e-mail whose parts the format
+        # renders at send time (channels_out.formats.simple.Email), and its links stay valid (percent-encoded).
+        return {k: render_tree(v, values, key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [render_tree(v, values, key=key) for v in value]
     return value

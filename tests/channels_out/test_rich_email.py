@@ -16,10 +16,13 @@ from channels_out import services
 from channels_out.models import Connection, Message
 from channels_out.vendors.smtp.adapter import plain_text_of
 from portal.tenants.models import Company
+from tests.broadcasts import conftest as broadcast_fixtures
 from tests.channels_out import test_email
 from tests.channels_out.test_email import Capture, Inbox
+from tests.contacts.factories import make_contact
 
 inbox, smtp = test_email.inbox, test_email.smtp  # the SMTP server and connection fixtures
+launch = broadcast_fixtures.launch
 
 HTML = (
     "<html><body><table role='presentation'><tr><td><h1>Spring sale</h1></td></tr>"
@@ -110,3 +113,37 @@ def test_personalised_values_are_escaped_in_the_html_part_only() -> None:
         "html": "<p>Hi &lt;Ann &amp; Bo&gt;</p>",
         "text": "Hi <Ann & Bo>",
     }
+
+
+@pytest.mark.django_db
+def test_broadcast_email_design_is_personalised_and_rendered_per_recipient(
+    company: Company, smtp: Connection, inbox: Inbox, launch: Any
+) -> None:
+    """An e-mail step stored as a design only: the engine personalises its leaves (escaped in the HTML, encoded
+    in links), the format renders HTML and text, and SMTP carries both to each contact."""
+    from broadcasts.services import StepData
+
+    make_contact(company, "+34612000001", first_name="Ana <b>", email="ana@example.com")
+    design = {
+        "blocks": [
+            {"type": "text", "text": "Hello {{first_name}}"},
+            {"type": "button", "text": "Buy now", "url": "https://shop.example/?c={{first_name}}"},
+        ]
+    }
+    step = StepData(
+        channel="email", sender_id="news@acme.test", text="Hello", title="Sale",
+        formats={"email": {"subject": "Sale for {{first_name}}", "design": design}},
+    )  # fmt: skip
+    launch(numbers=["+34612000001"], steps=[step])
+    [got] = inbox.messages
+    assert got["Subject"] == "Sale for Ana <b>"
+    html, text = got.get_body(("html",)), got.get_body(("plain",))
+    assert html is not None
+    assert text is not None
+    assert "Hello Ana &lt;b&gt;" in html.get_content()
+    assert "<b>" not in html.get_content().split("Hello Ana", 1)[1][:20]
+    assert 'href="https://shop.example/?c=Ana%20%3Cb%3E"' in html.get_content()
+    assert "Hello Ana <b>" in text.get_content()
+    sent = Message.objects.get(channel="email")
+    assert sent.payload["format"] == "email"
+    assert sent.text.startswith("Sale for Ana <b> | Hello Ana <b>")

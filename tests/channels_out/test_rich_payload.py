@@ -179,8 +179,16 @@ def test_viber_media_button_takes_only_images() -> None:
 
 
 def test_render_tree_percent_encodes_values_in_links() -> None:
-    content = {"text": "Hi {{first_name}}", "button_url": "https://shop.test/?n={{first_name}}"}
-    rendered = render_tree(content, {"first_name": "Ana María&co"})
-    assert rendered == {"text": "Hi Ana María&co", "button_url": "https://shop.test/?n=Ana%20Mar%C3%ADa%26co"}
+    content = {
+        "text": "Hi {{first_name}}",
+        "button_url": "https://shop.test/?n={{first_name}}",
+        "design": {"blocks": [{"type": "button", "text": "{{first_name}}", "url": "mailto:{{email}}"}]},
+    }
+    rendered = render_tree(content, {"first_name": "Ana María&co", "email": "ana@example.com"})
+    assert rendered == {
+        "text": "Hi Ana María&co",
+        "button_url": "https://shop.test/?n=Ana%20Mar%C3%ADa%26co",
+        "design": {"blocks": [{"type": "button", "text": "Ana María&co", "url": "mailto:ana@example.com"}]},
+    }
     link = message_from_json("viber", "text_button", {**rendered, "button_text": "Go"})
     assert link.to_json()["button_url"] == rendered["button_url"]

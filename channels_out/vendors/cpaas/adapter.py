@@ -3,7 +3,9 @@
 It owns the translation between the channel layer's dataclasses and the seed's wire format:
 
 - sends: ``sms/send`` (E037), ``viber/message/send`` (E075), ``whatsapp/message/send`` (E090), ``outgoing/tts``
-  (E052). Numbers go out as digits with the country code and no ``+`` (seed 004 §3.3). The message's client
+  (E052); the constructor's Viber, WhatsApp and TTS formats become the seed's ``message`` objects
+  (``chat_message_of``), and what this vendor does not take (WhatsApp .webp/.ogg, images over 5 MB, audio/video
+  over 16 MB) is refused before any call (``FORMAT-UNSUPPORTED``). Numbers go out as digits with the country code and no ``+`` (seed 004 §3.3). The message's client
   reference is both the seed's ``custom`` field (your own unique id, §3.2) and the ``Idempotency-Key`` header.
 - callbacks: ``{"event": ..., "payload": {...}}`` bodies (§1.4) for the events of §2.9: ``sms:message:status``,
   ``whatsapp:message:status``, ``viber:message:status``, ``voice:message:out`` and the inbound

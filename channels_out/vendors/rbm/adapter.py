@@ -6,7 +6,10 @@ It owns the translation to RBM's wire format:
 - agent messages: ``POST /v1/phones/{E.164}/agentMessages?messageId=<client reference>``. RBM's ``messageId`` is
   chosen by the sender and unique per agent, so it is the idempotency key by design: a retry of an accepted message
   answers 409 ALREADY_EXISTS, which counts as accepted. The body is a ``contentMessage`` with ``text``, a
-  ``richCard`` or ``contentInfo`` (file), and the payload's ``suggestions`` passed through unchanged (§11.2);
+  ``richCard`` (standalone or carousel) or ``contentInfo`` (file) and its suggestion chips, serialised from the
+  constructor's RCS formats (guide §11, ``rbm_content``); a plain payload's ``suggestions`` pass through as given;
+- what Google RBM cannot send is refused before any call (``FORMAT-UNSUPPORTED``): enriched and video calls
+  (check 61), carousels over 10 cards, tall media on small carousel cards;
 - webhook posts: the Pub/Sub push envelope ``{"message": {"data": base64(JSON event)}}``; events are
   ``DELIVERED``/``READ`` receipts and user messages (``text``, ``suggestionResponse``); ``IS_TYPING`` is ignored;
 - signature: ``X-Goog-Signature`` = base64(HMAC-SHA512(client token, decoded ``message.data``)), as RBM signs.

@@ -53,6 +53,8 @@ def test_pick_upload_save_and_reuse_a_message(
     page.wait_for_function("id => document.getElementById(id).value.includes('/m/')", arg=FIELD[1:])
     assert page.input_value(FIELD).endswith(f"/m/{stored.uuid}/spring.png")
     assert page.locator(f"{FIELD}-picker .media-picker").count() == 0  # the picker closed
+    # The picked URL counts as a change of the editor: the recipient preview shows the image.
+    page.locator(f'#s-0-c-preview img[src$="/m/{stored.uuid}/spring.png"]').wait_for()
 
     # Upload from the device: checked for WhatsApp, stored in the library, and picked.
     upload = tmp_path / "summer.png"

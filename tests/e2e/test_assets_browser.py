@@ -91,3 +91,36 @@ def test_pick_upload_save_and_reuse_a_message(
     page.locator('#s-1-c-editor[data-format="card"]').wait_for()
     assert page.input_value("#s-1-c-body") == "Summer sale starts today"
     assert page.input_value("#mf-s-1-c-media_url").endswith("summer.png")
+
+
+def test_whatsapp_template_step_picks_an_approved_template_and_fills_its_parameters(
+    page: Any, sign_in: Callable[[str, str], None]
+) -> None:
+    from tests.assets.factories import approved_whatsapp_template
+
+    company = make_company("Browser WA Templates Co")
+    make_user(company, [system_role(company, "admin")], login="wa-admin")
+    approved_whatsapp_template(
+        company, "order_ready", header="Hi {{1}}", body="Order {{1}} is ready at {{2}}."
+    )
+    sign_in("wa-admin", PASSWORD)
+    page.wait_for_url("**/dashboard/")
+    page.goto("/broadcasts/new/")
+    page.click('[data-add-step="whatsapp"]')
+    page.locator("#s-0-c-editor").wait_for()
+    page.select_option("#s-0-c-format", "template")
+    page.locator("#s-0-c-template").wait_for()
+    page.select_option("#s-0-c-template", "order_ready:en")
+    # The editor re-renders with exactly the template's parameters: 1 in the header, 2 in the body.
+    page.locator("#s-0-c-body_params-1").wait_for()
+    assert page.locator("[id^=s-0-c-header_params-]").count() == 1
+    assert page.locator("input[id^=s-0-c-body_params-]").count() == 2
+    page.fill("#s-0-c-header_params-0", "{{first_name}}")
+    page.fill("#s-0-c-body_params-0", "A-17")
+    page.fill("#s-0-c-body_params-1", "the shop")
+    page.select_option("#s-0-c-template", "order_ready:en")  # a re-render keeps the values
+    page.locator("#s-0-c-wa-preview").wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#s-0-c-wa-preview').textContent.includes('Order A-17 is ready at the shop.')"
+    )
+    assert "Hi {{first_name}}" in page.text_content("#s-0-c-wa-preview")

@@ -85,6 +85,16 @@ class Processes:
             cwd=ROOT, env=dict(os.environ),
         )  # fmt: skip
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the live worker processes have used so far (their own share of a shared
+        machine, unlike wall time; the database's work in PostgreSQL is not in it)."""
+        total = 0
+        for process in self.workers:
+            with open(f"/proc/{process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def kill_workers(self) -> None:
         for process in self.workers:
             os.kill(process.pid, signal.SIGKILL)
@@ -267,11 +277,13 @@ def throughput(args: argparse.Namespace, procs: Processes) -> bool:
         flush=True,
     )
     company = _company("Bench throughput", fail_report="none")
+    cpu = procs.cpu_seconds()
     started = time.monotonic()
     run = _launch(company, args.rows, 1, args.wait)
     saved = time.monotonic() - started
     waited = _wait_done(run, timeout=args.timeout, label="throughput")
     total = saved + waited
+    cpu = procs.cpu_seconds() - cpu
     ok, proof = _never_twice(run, args.rows + int(args.rows * 0.3))
     messages = _messages(run)
     phase, _n = _send_phase(run)
@@ -282,9 +294,50 @@ def throughput(args: argparse.Namespace, procs: Processes) -> bool:
         f"{args.wait} s SMS wait); send phase {phase:.1f} s = {messages / phase / args.workers:,.1f} messages/s "
         "per worker"
     )
+    print(
+        f"worker CPU: {cpu:.1f} s = {messages / cpu:,.1f} messages per worker CPU-second "
+        f"({cpu / messages * 1000:.2f} ms per message)"
+    )
     print(_hop_lateness(run))
     print(proof)
+    base_n = min(args.rows, args.baseline)
+    base_time, base_cpu = _baseline(procs, base_n)
+    print(
+        f"baseline, channel layer alone on the same worker ({base_n:,} SMS, delivered): {base_time:.1f} s = "
+        f"{base_n / base_time:,.1f} messages/s, {base_n / base_cpu:,.1f} messages per worker CPU-second"
+    )
+    print(
+        f"engine cost per message vs the bare channel layer: worker CPU {(cpu / messages) / (base_cpu / base_n):.2f}x"
+    )
     return ok and run.status == "complete"
+
+
+def _baseline(procs: Processes, n: int) -> tuple[float, float]:
+    """The channel layer alone: ``n`` SMS queued with message_send_batch (batches of 500), until all delivered."""
+    from channels_out.models import Message
+    from channels_out.services import OutgoingItem, message_send_batch
+
+    company = _company("Bench baseline", fail_report="delivered")
+    numbers = [f"+491518{9}{i:06d}" for i in range(n)]
+    cpu = procs.cpu_seconds()
+    started = time.monotonic()
+    for i in range(0, n, 500):
+        items = [
+            OutgoingItem(
+                channel="sms",
+                sender_id="ACME",
+                to=to,
+                payload={"text": "baseline"},
+                client_reference=f"base-{to}",
+            )
+            for to in numbers[i : i + 500]
+        ]
+        message_send_batch(company=company, actor=None, origin=Message.Origin.API, items=items)
+    while Message.objects.filter(company=company, status=Message.Status.DELIVERED).count() < n:
+        if time.monotonic() - started > 3600:
+            raise SystemExit("FAILED: the baseline did not finish")
+        time.sleep(0.5)
+    return time.monotonic() - started, procs.cpu_seconds() - cpu
 
 
 def fairness(args: argparse.Namespace, procs: Processes) -> bool:
@@ -355,6 +408,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--wait", type=int, default=20, help="SMS waiting time, seconds")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--baseline", type=int, default=10_000, help="SMS of the channel-layer baseline (at most --rows)"
+    )
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--big", type=int, default=30_000)
     parser.add_argument("--head-start", type=float, default=0.1)

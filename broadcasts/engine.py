@@ -220,6 +220,28 @@ def _success_time(wait_for: str, message: Message) -> datetime.datetime | None:
 class Verdict:
     outcome: str  # an AState value, WAITING meaning "not decided yet"
     reason: str = ""
+    deadline: datetime.datetime | None = None  # the step's effective deadline (see effective_deadline)
+
+
+def effective_deadline(
+    attempt: BroadcastAttempt, step: BroadcastStep, message: Message, now: datetime.datetime
+) -> datetime.datetime | None:
+    """When the step's waiting time runs out.
+
+    Inventory A §6.7 [GAP] decision: the waiting time runs from the submit (the vendor has the message), not from
+    the moment the step fired. A message still in the portal's own outbox (a connection's rate limit, a busy
+    worker) has not had its chance yet: counting that time made whole batches fall back on a second channel before
+    their first message had even left (bench/bench_broadcast_worker.py). While the message is queued past the
+    deadline, the step waits one more waiting time; its submit report re-judges it at once.
+    """
+    deadline = attempt.deadline_at
+    if deadline is None:
+        return None
+    if message.submitted_at is not None:
+        return max(deadline, message.submitted_at + step.waiting_time)
+    if message.status == states.QUEUED and now >= deadline:
+        return now + step.waiting_time
+    return deadline
 
 
 def judge(attempt: BroadcastAttempt, step: BroadcastStep, now: datetime.datetime) -> Verdict:
@@ -234,8 +256,9 @@ def judge(attempt: BroadcastAttempt, step: BroadcastStep, now: datetime.datetime
     message = attempt.message
     if message is None:
         return Verdict(AState.FAILED, _("The message was deleted."))
+    deadline = effective_deadline(attempt, step, message, now)
     reached = _success_time(step.wait_for, message)
-    if reached is not None and (attempt.deadline_at is None or reached <= attempt.deadline_at):
+    if reached is not None and (deadline is None or reached <= deadline):
         return Verdict(AState.SUCCEEDED)
     if message.status in DEFINITE_FAILURES:
         detail = message.error_text or message.get_status_display()
@@ -248,7 +271,7 @@ def judge(attempt: BroadcastAttempt, step: BroadcastStep, now: datetime.datetime
                 "detail": detail,
             },
         )
-    if attempt.deadline_at is not None and now >= attempt.deadline_at:
+    if deadline is not None and now >= deadline:
         return Verdict(
             AState.TIMED_OUT,
             _("No %(status)s status on %(channel)s within %(value)s %(unit)s.")
@@ -259,7 +282,7 @@ def judge(attempt: BroadcastAttempt, step: BroadcastStep, now: datetime.datetime
                 "unit": step.get_wait_unit_display(),
             },
         )
-    return Verdict(AState.WAITING)
+    return Verdict(AState.WAITING, deadline=deadline)
 
 
 # -- advancing recipients ----------------------------------------------------------------------------------------
@@ -296,6 +319,9 @@ class _Batch:
     now: datetime.datetime
     starts: list[_Start] = field(default_factory=list)
     judged: list[BroadcastAttempt] = field(default_factory=list)
+    extended: list[BroadcastAttempt] = field(
+        default_factory=list
+    )  # deadline moved to the submit + waiting time
     new_attempts: list[BroadcastAttempt] = field(default_factory=list)
     items: list[OutgoingItem] = field(default_factory=list)
     sent_attempts: list[BroadcastAttempt] = field(default_factory=list)
@@ -572,6 +598,8 @@ def _flush(batch: _Batch) -> None:
     BroadcastAttempt.objects.bulk_create([*batch.new_attempts, *batch.sent_attempts])
     if batch.judged:
         BroadcastAttempt.objects.bulk_update(batch.judged, ["state", "reason", "finished_at", "updated_at"])
+    if batch.extended:
+        BroadcastAttempt.objects.bulk_update(batch.extended, ["deadline_at", "updated_at"])
     if batch.recipients:
         for recipient in batch.recipients.values():
             recipient.updated_at = batch.now
@@ -644,7 +672,11 @@ def recipients_advance(
                 continue
             verdict = judge(attempt, by_id[attempt.step_id], now)
             if verdict.outcome == AState.WAITING:
-                recipient.next_check_at = max(attempt.deadline_at or now, now)
+                if verdict.deadline != attempt.deadline_at:
+                    attempt.deadline_at = verdict.deadline
+                    attempt.updated_at = now
+                    batch.extended.append(attempt)
+                recipient.next_check_at = max(verdict.deadline or now, now)
                 batch.recipients[recipient.pk] = recipient
                 continue
             attempt.state = verdict.outcome

@@ -62,6 +62,12 @@ def test_rcs_to_sms_chain_reaches_two_successful(page: Any, sign_in: Callable[[s
     page.click("#broadcast-launch")
     page.wait_for_url("**/broadcasts/*-*/")
     assert page.locator("#broadcast-status").inner_text() in ("In progress", "Complete")
+    # B waits 10 s for its RCS status, so the run is In progress now: the live send-rate gauge shows the two RCS
+    # messages sent since the launch, and that every recipient got a first message.
+    gauge = page.locator("#broadcast-rate")
+    gauge.wait_for()
+    assert float(gauge.locator('[data-stat="rate"]').inner_text()) > 0
+    assert "Every recipient got a first message" in gauge.inner_text()
 
     # Beat stands in here: the periodic jobs the fallback timer relies on, once a second.
     deadline = time.monotonic() + 40

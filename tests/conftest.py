@@ -153,6 +153,7 @@ def db_worker(
 
     # The worker process must use this run's test database, not the development one.
     monkeypatch.setenv("DB_NAME", str(connection.settings_dict["NAME"]))
+    monkeypatch.setenv("MEDIA_ROOT", str(django_settings.MEDIA_ROOT))  # files the test uploads (e.g. imports)
     app.conf.task_always_eager = False
     try:
         with celery_worker(broker_url=redis_urls["broker"], cache_url=redis_urls["cache"]) as name:

@@ -742,6 +742,15 @@ def import_check(*, contact_import_id: int, company_id: int) -> None:
     except ImportFileError as exc:
         _fail(contact_import.pk, exc.message, Status.UPLOADED)
         return
+    except Exception:
+        # Anything else (the stored file gone, a database error): the wizard must not wait for a check that will
+        # never end; it goes back to step 2 with the error, where the user may start the check again.
+        _fail(
+            contact_import.pk,
+            _("The check of the file failed. Try again, or contact support if it fails again."),
+            Status.UPLOADED,
+        )
+        raise
     ContactImport.objects.filter(pk=contact_import.pk, status=Status.CHECKING).update(
         status=Status.PREVIEWED,
         rows_total=result.rows,

@@ -246,6 +246,25 @@ def test_a_failed_import_leaves_the_database_as_before(
     assert stored.first_name == "Stored"
 
 
+def test_a_check_that_crashes_goes_back_to_step_2_instead_of_checking_forever(
+    company: Company, attrs: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """An unexpected error in the dry run (e.g. the stored file is gone) ends the check with an error; the page
+    would otherwise poll a check that never ends. Nothing is written."""
+    with (
+        mock.patch.object(imports, "_write_report", side_effect=OSError("file gone")),
+        pytest.raises(OSError, match="file gone"),
+    ):
+        prepare(
+            company, csv_bytes(ROWS), "crm.csv", _mapping(attrs), capture=django_capture_on_commit_callbacks
+        )
+    contact_import = ContactImport.objects.get(company=company)
+    assert contact_import.status == Status.UPLOADED
+    assert not contact_import.is_busy
+    assert contact_import.error.startswith("The check of the file failed.")
+    assert not Contact.objects.filter(company=company).exists()
+
+
 def test_parallel_parsing_gives_the_same_result(
     company: Company, attrs: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:

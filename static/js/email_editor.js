@@ -16,8 +16,10 @@
   }
 
   function refresh(editor) {
-    var button = editor.querySelector("[data-eml-refresh]");
-    if (button && window.htmx) { button.click(); }
+    // An event, not a click on a button: SortableJS swallows the click that follows a drop.
+    window.setTimeout(function () {
+      if (window.htmx && editor.isConnected) { window.htmx.trigger(editor, "eml-refresh"); }
+    }, 0);
   }
 
   function showDevice(editor, device) {

@@ -8,7 +8,9 @@ run and with the same client (keep-alive connections from N threads) it measures
   (signature verified, raw payload stored, the apply task scheduled), each answered 200;
 
 and prints both rates, their ratio (target >= 0.5) and the callbacks' p50/p99 latency (target p99 < 100 ms). It
-then checks that every report answered 200 is stored.
+then checks that every report answered 200 is stored. Last, the durability phase: reports are posted to a fresh
+server whose master and workers all get ``kill -9`` mid-load; every report answered 200 before the kill must be
+stored (the raw INSERT commits before the answer; see channels_out/hooks.py).
 
 Run: .venv/bin/python bench/bench_callbacks.py [--requests 6000] [--threads 16] [--workers 4]
 It uses its own database (portal_bench) and Redis databases 12/13; everything stays on 127.0.0.1.
@@ -17,6 +19,7 @@ It uses its own database (portal_bench) and Redis databases 12/13; everything st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -86,6 +89,64 @@ def _load(
     return len(bodies) / (time.perf_counter() - started), latencies, failures[0]
 
 
+def _load_until_killed(
+    port: int, path: str, bodies: list[tuple[bytes, dict[str, str]]], threads: int
+) -> list[bytes]:
+    """POST until the server dies; return the bodies answered 200."""
+    answered: list[bytes] = []
+    lock = threading.Lock()
+
+    def run(chunk: list[tuple[bytes, dict[str, str]]]) -> None:
+        mine: list[bytes] = []
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            for body, headers in chunk:
+                conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    mine.append(body)
+        except (OSError, http.client.HTTPException):
+            pass  # killed
+        with lock:
+            answered.extend(mine)
+
+    workers = [threading.Thread(target=run, args=(bodies[i::threads],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return answered
+
+
+def _gunicorn(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "bench.bench_wsgi:application", "-b", f"127.0.0.1:{port}",
+         "-w", str(args.workers), "-k", "gthread", "--threads", "4", "--keep-alive", "30",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server
+
+
+def _kill_tree(server: subprocess.Popen[bytes]) -> int:
+    """kill -9 the gunicorn master and its workers (only the processes this benchmark started)."""
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    for pid in [*children, str(server.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    server.wait(timeout=30)
+    return len(children)
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -128,21 +189,8 @@ def main() -> None:
     reports = [report(n) for n in range(args.requests)]
     trivial: list[tuple[bytes, dict[str, str]]] = [(body, {}) for body, _headers in reports]
     port = _free_port()
-    env = {**os.environ, "PORTAL_PUBLIC_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "bench.bench_wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.workers), "-k", "gthread", "--threads", "4", "--keep-alive", "30",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    server = _gunicorn(args, port)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         warm = args.threads * 20
         _load(port, "/bench/trivial/", trivial[:warm], args.threads)
         _load(port, hook, [report(10**9 + n) for n in range(warm)], args.threads)
@@ -167,6 +215,29 @@ def main() -> None:
     print(f"reports answered 200: {args.requests - hook_bad}, stored raw: {stored}")
     if stored != args.requests - hook_bad:
         raise SystemExit("a report answered 200 was not stored")
+
+    # Durability: kill -9 the whole web server mid-load; every report answered 200 must be stored.
+    port = _free_port()
+    server = _gunicorn(args, port)
+    victims = [report(2 * 10**9 + n) for n in range(args.requests)]
+    _load(port, hook, [report(3 * 10**9 + n) for n in range(args.threads * 5)], args.threads)  # workers up
+    killer = threading.Timer(1.0, lambda: _kill_tree(server))
+    killer.start()
+    answered = _load_until_killed(port, hook, victims, args.threads)
+    killer.join()
+    wanted = set(answered)
+    found = {
+        bytes(body)
+        for body in CallbackPayload.objects.filter(connection=connection, body__in=list(wanted)).values_list(
+            "body", flat=True
+        )
+    }
+    print(
+        f"kill -9 of gunicorn (master + {args.workers} workers) mid-load: {len(answered)} of {len(victims)} "
+        f"reports answered 200 before the kill, {len(found & wanted)} of them stored"
+    )
+    if found != wanted:
+        raise SystemExit("a report answered 200 before kill -9 was lost")
 
 
 if __name__ == "__main__":

@@ -236,7 +236,15 @@ class CallbackPayload(TenantModel):
         REJECTED = "rejected", _("Rejected")
         FAILED = "failed", _("Failed")
 
-    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="+")
+    # No database foreign keys on this inbox: every insert took a KEY SHARE lock on the same company and
+    # connection rows, and concurrent callbacks queued on those locks (bench/bench_callbacks.py). The ids come
+    # from the hook's own lookup of an enabled connection; PROTECT still guards deletes in the ORM.
+    company = models.ForeignKey(
+        "tenants.Company", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    connection = models.ForeignKey(
+        Connection, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     body = models.BinaryField()
     headers = models.JSONField(default=dict)  # without Authorization/Cookie values
     state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)

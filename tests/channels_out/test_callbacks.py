@@ -225,3 +225,68 @@ def test_credentials_never_reach_the_stored_headers(client: Client, simulator: C
     headers = CallbackPayload.objects.get().headers
     assert headers["Authorization"] == "[redacted]"
     assert "top-secret" not in json.dumps(headers)
+
+
+# -- the fast path (channels_out.hooks) ----------------------------------------------------------------------------
+
+
+def test_a_disabled_connection_or_a_new_secret_takes_effect_on_the_next_callback(
+    client: Client, company: Company
+) -> None:
+    """The hook keeps built adapters per process; saving a connection invalidates them (apps.py signals)."""
+    connection = services.connection_save(
+        company=company, actor=None,
+        connection=Connection(
+            company=company, name="CPaaS", adapter_key="cpaas", channels=["sms"], sender_ids=["ACME"],
+            config={"base_url": "http://127.0.0.1:9/api/v2/", "api_token": "token-123", "webhook_secret": "old-secret-0123456789", "service": "ENT"},
+        ),
+    )  # fmt: skip
+    body = json.dumps({"event": "sms:message:status", "payload": {"id": "x:1", "status": "DELIVRD"}}).encode()
+
+    def post() -> int:
+        signature = services.adapter_for(connection).sign(body)  # type: ignore[attr-defined]
+        return int(_post_signed(client, connection, body, signature).status_code)
+
+    old_signature = services.adapter_for(connection).sign(body)  # type: ignore[attr-defined]
+    assert post() == 200  # cached now
+    connection.config = {**connection.config, "webhook_secret": "new-secret-0123456789"}
+    services.connection_save(company=company, actor=None, connection=connection)
+    assert _post_signed(client, connection, body, old_signature).status_code == 403
+    assert post() == 200
+    connection.enabled = False
+    services.connection_save(company=company, actor=None, connection=connection)
+    assert post() == 404
+
+
+def _post_signed(client: Client, connection: Connection, body: bytes, signature: str) -> Any:
+    return client.post(_url(connection), body, content_type="application/json", HTTP_SIGNATURE=signature)
+
+
+def test_the_hook_skips_the_page_middleware(client: Client, simulator: Connection) -> None:
+    """No session, company or locale work for a vendor: the answer carries none of the page headers."""
+    response = _post(client, simulator, _body(_status("sim-x", "delivered")))
+    assert response.status_code == 200
+    assert "X-Portal-Company" not in response.headers
+    assert "Content-Language" not in response.headers
+    assert "sessionid" not in response.cookies
+    page = client.get("/messages/")
+    assert page.status_code in {302, 403}  # a page still goes through the login middleware
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answered_report_is_committed_before_the_answer(client: Client, company: Company) -> None:
+    """Durability: when the 200 leaves, the raw payload is visible to another connection (it survives kill -9)."""
+    import psycopg
+    from django.db import connection as db
+
+    simulator = services.simulator_connection_create(company=company, actor=None, sender_ids=["ACME"])
+    with mock.patch("channels_out.views.apply_kick"):  # no apply yet: the row must still be "received"
+        response = _post(client, simulator, _body(_status("sim-x", "delivered")))
+    assert response.status_code == 200
+    payload_id = response.json()["data"]["id"]
+    params = db.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as other:
+        row = other.execute(
+            "SELECT state FROM channels_out_callbackpayload WHERE id = %s", [payload_id]
+        ).fetchone()
+    assert row == ("received",)

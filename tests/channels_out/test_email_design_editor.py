@@ -12,6 +12,8 @@ from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 
+from broadcasts.models import Broadcast, BroadcastStep
+from channels_out.constructor import render_editor
 from channels_out.email_design.editor import read
 from contacts.models import ContactAttribute
 from contacts.services.attributes import attribute_create
@@ -213,3 +215,85 @@ def test_anonymous_is_sent_to_login(client: Client) -> None:
     response = client.post(URL, {"prefix": PREFIX})
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+# -- inside the message constructor (the broadcast step editor) ------------------------------------------------
+
+DESIGN = {
+    "blocks": [
+        {"type": "text", "text": "Hello {{first_name}}"},
+        {"type": "image", "src": "https://cdn.example/a.png", "alt": "Banner"},
+        {"type": "button", "text": "Shop", "url": "https://shop.example/"},
+    ]
+}
+
+
+def _step_fields(data: dict[str, object]) -> dict[str, list[str]]:
+    editor = render_editor(None, prefix=PREFIX, channel="email", format_key="email", data=data)
+    fields = posted(str(editor))
+    fields.pop("prefix")
+    return {
+        "name": ["Letter"],
+        "numbers": ["+34612345678"],
+        "instantly": ["on"],
+        "type": ["fallback"],
+        "s-0-channel": ["email"],
+        "s-0-sender_id": ["ACME"],
+        "s-0-wait_for": ["delivery"],
+        "s-0-wait_value": ["10"],
+        "s-0-wait_unit": ["min"],
+        "action": ["draft"],
+        **fields,
+    }
+
+
+def test_constructor_offers_the_block_editor_for_email(bm_client: Client) -> None:
+    """The constructor's own endpoint re-renders the e-mail step with this editor inside its block."""
+    data = posted(str(render_editor(None, prefix=PREFIX, channel="email", format_key="email", data={})))
+    response = bm_client.post(reverse("channels_out:constructor-editor"), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="s-0-c-editor"' in html
+    assert 'id="s-0-c-email"' in html
+    assert 'data-eml-add="wrapper"' in html
+
+
+def test_broadcast_step_saves_the_design_and_reopens_it(
+    client_for: ClientFor, broadcast_manager: User, company: Company
+) -> None:
+    client = client_for(broadcast_manager)
+    data = _step_fields({"subject": "Spring", "design": DESIGN})
+    response = client.post(reverse("broadcasts:broadcast-create"), data)
+    assert response.status_code in (302, 303), response.content.decode()[:2000]
+    step = BroadcastStep.objects.get(broadcast__company=company)
+    email = step.content["email"]
+    assert email["subject"] == "Spring"
+    assert [b["type"] for b in email["design"]["blocks"]] == ["text", "image", "button"]
+    assert email["html"].startswith("<!DOCTYPE html>")
+    assert "Shop: https://shop.example/" in email["text"]
+    page = client.get(reverse("broadcasts:broadcast-edit", args=[step.broadcast.uuid])).content.decode()
+    assert block_kinds(page) == ["text", "image", "button"]
+    assert "Hello {{first_name}}</textarea>" in page
+
+
+def test_broadcast_step_shows_each_error_in_its_block(
+    htmx_client_for: ClientFor, broadcast_manager: User, company: Company
+) -> None:
+    """Refused on the server even when the browser is bypassed: nothing saved, the message in its block."""
+    bad = {
+        "blocks": [
+            {"type": "text", "text": "Hi"},
+            {"type": "button", "text": "Shop", "url": "shop.example"},
+            {"type": "spacer", "height": "201"},
+        ]
+    }
+    data = _step_fields({"subject": "Spring", "design": bad})
+    response = htmx_client_for(broadcast_manager).post(reverse("broadcasts:broadcast-create"), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    button = html[html.index('data-path="1"') : html.index('data-path="2"')]
+    spacer = html[html.index('data-path="2"') :]
+    assert "Enter a full web address starting with http:// or https://." in button
+    assert "Enter a number from 4 to 200." in spacer
+    assert "Enter a number" not in button
+    assert not Broadcast.objects.filter(company=company).exists()

@@ -596,14 +596,18 @@ def _flush(batch: _Batch) -> None:
     # The unique (recipient, step) constraint makes a second attempt of a step fail the whole transaction, so
     # nothing of this batch (messages included) would be committed: never twice.
     BroadcastAttempt.objects.bulk_create([*batch.new_attempts, *batch.sent_attempts])
+    company_id = broadcast.company_id
     if batch.judged:
-        BroadcastAttempt.objects.bulk_update(batch.judged, ["state", "reason", "finished_at", "updated_at"])
+        rows_update(
+            BroadcastAttempt, batch.judged, ["state", "reason", "finished_at", "updated_at"], company_id
+        )
     if batch.extended:
-        BroadcastAttempt.objects.bulk_update(batch.extended, ["deadline_at", "updated_at"])
+        rows_update(BroadcastAttempt, batch.extended, ["deadline_at", "updated_at"], company_id)
     if batch.recipients:
         for recipient in batch.recipients.values():
             recipient.updated_at = batch.now
-        BroadcastRecipient.objects.bulk_update(
+        rows_update(
+            BroadcastRecipient,
             list(batch.recipients.values()),
             [
                 "state",
@@ -616,6 +620,32 @@ def _flush(batch: _Batch) -> None:
                 "held_reason",
                 "updated_at",
             ],
+            company_id,
+        )
+
+
+def rows_update(model: Any, rows: Sequence[Any], fields: Sequence[str], company_id: int) -> None:
+    """Write ``fields`` of ``rows`` (each with its own values) in one ``UPDATE … FROM unnest(arrays)``.
+
+    Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` expression per row and field: for a batch of
+    2,000 recipients and 9 fields that was most of the engine's CPU per message (profile of
+    bench_broadcast_e2e.py). One array per column is the same single statement at a fraction of the cost.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    arrays: list[list[Any]] = [[row.pk for row in rows]]
+    arrays += [[getattr(row, column.attname) for row in rows] for column in columns]
+    types = ["bigint"] + [column.db_type(db_connection) for column in columns]
+    names = ["id"] + [column.column for column in columns]
+    unnest = ", ".join(f"%s::{db_type}[]" for db_type in types)
+    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {meta.db_table} AS t SET {assignments} FROM unnest({unnest}) AS v({', '.join(names)}) "  # noqa: S608  (names from the model)
+            "WHERE t.id = v.id AND t.company_id = %s",
+            [*arrays, company_id],
         )
 
 

@@ -65,7 +65,8 @@ RState = BroadcastRecipient.State
 AState = BroadcastAttempt.State
 BATCH_SIZE = 2000  # recipients judged and sent per transaction
 # Back-pressure (issue 7 "Measured": timing and fairness on a real worker): the engine starts new recipients only
-# while fewer than this many of the company's broadcast messages wait for their submit. Without it the engine
+# while fewer than this many broadcast messages wait for their submit (shared equally among the companies that
+# have some waiting, see _start_room). Without it the engine
 # queued a whole run at once, so waiting times ran out before the channel layer had even sent the messages (a
 # 2,000-recipient run on one worker timed out 70 % of its delivered SMS) and another company's run waited behind
 # the whole backlog. Timers and status reports are never held back: fallback hops fire on time.
@@ -673,7 +674,7 @@ def recipients_advance(
         # Running steps first (timers and reports, never held back), then new recipients as far as the
         # company's submit backlog allows (QUEUED_LIMIT).
         recipients = list(qs.filter(state=RState.INITIATED).order_by("next_check_at")[:limit])
-        room = min(limit - len(recipients), QUEUED_LIMIT - _submit_backlog(company_id))
+        room = min(limit - len(recipients), _start_room(company_id))
         if room > 0:
             recipients += list(qs.filter(state=RState.NOT_INITIATED).order_by("next_check_at")[:room])
         if not recipients:
@@ -723,11 +724,21 @@ def recipients_advance(
     return len(recipients)
 
 
-def _submit_backlog(company_id: int) -> int:
-    """The company's broadcast messages still waiting for their submit (the outbox's partial index)."""
-    return Message.objects.filter(
-        company_id=company_id, status=Message.Status.QUEUED, origin=Message.Origin.BROADCAST
-    ).count()
+def _start_room(company_id: int) -> int:
+    """How many new recipients the company may start now: its share of QUEUED_LIMIT minus its own backlog.
+
+    Fairness (issue 7 "Measured"): the limit is divided among the companies whose broadcast messages wait for a
+    submit, so a second company's run gets an equal share of the queue as soon as it starts, instead of queuing
+    behind a big run's whole backlog. One read of the outbox (its partial index holds only queued rows).
+    """
+    backlog: dict[int, int] = dict(
+        Message.objects.filter(status=Message.Status.QUEUED, origin=Message.Origin.BROADCAST)
+        .values_list("company_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    companies = len(set(backlog) | {company_id})
+    return QUEUED_LIMIT // companies - backlog.get(company_id, 0)
 
 
 def broadcast_advance(*, company_id: int, broadcast_id: int, max_batches: int = 100) -> int:

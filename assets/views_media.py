@@ -93,29 +93,31 @@ def media_list(request: PortalRequest) -> HttpResponse:
     )
 
 
-def _upload_all(
-    request: PortalRequest, files: list[UploadedFile], channel: str, kind: str
-) -> list[MediaFile]:
-    """All files or none (nothing half written): one bad file refuses the whole upload."""
-    with transaction.atomic():
-        stored: list[MediaFile] = []
-        for upload in files:
-            try:
-                stored.append(
-                    services.media_upload(
-                        company=request.company, actor=request.user, upload=upload, channel=channel, kind=kind
-                    )
-                )
-            except ValidationError as exc:
-                messages_ = exc.message_dict.get("file", exc.messages)
-                raise ValidationError(
-                    {
-                        "files": [
-                            _("%(name)s: %(error)s") % {"name": upload.name, "error": m} for m in messages_
-                        ]
-                    }
-                ) from exc
-        return stored
+def _upload_all(request: PortalRequest, files: list[UploadedFile]) -> list[MediaFile]:
+    """All files or none (nothing half written): every file is checked before any is stored, so one bad file
+    refuses the whole upload and leaves no stored file behind."""
+    problems: list[str] = []
+    for upload in files:
+        try:
+            services.media_check(upload=upload)
+        except ValidationError as exc:
+            problems.extend(
+                _("%(name)s: %(error)s") % {"name": upload.name, "error": message}
+                for message in exc.message_dict.get("file", exc.messages)
+            )
+    if problems:
+        raise ValidationError({"uploads": problems})
+    stored: list[MediaFile] = []
+    try:
+        with transaction.atomic():
+            for upload in files:
+                media = services.media_upload(company=request.company, actor=request.user, upload=upload)
+                stored.append(media)  # one at a time: what is stored so far is removed on a failure
+    except Exception:
+        for media in stored:
+            media.file.delete(save=False)
+        raise
+    return stored
 
 
 @company_view(perm=permissions.MEDIA_MANAGE)
@@ -125,9 +127,9 @@ def media_upload(request: PortalRequest) -> HttpResponse:
     form = MediaUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            stored = _upload_all(request, form.cleaned_data["uploads"], "", "")
+            stored = _upload_all(request, form.cleaned_data["uploads"])
         except ValidationError as exc:
-            for message in exc.message_dict["files"]:
+            for message in exc.message_dict["uploads"]:
                 form.add_error("uploads", message)
         else:
             messages.success(request, _("%(n)d files were uploaded.") % {"n": len(stored)})

@@ -9,6 +9,7 @@ from django import template
 
 from assets import selectors
 from assets.models import PLACEHOLDER, WhatsAppTemplate
+from portal.accounts import permissions
 
 register = template.Library()
 
@@ -59,3 +60,10 @@ def whatsapp_template_editor(
         "header_errors": errors.get("header_params", []),
         "body_errors": errors.get("body_params", []),
     }
+
+
+@register.filter
+def may_use_content_templates(request: Any) -> bool:
+    """Whether the request's role may save and pick content templates (Manage Content templates, guide §13.5)."""
+    membership = getattr(request, "membership", None)
+    return membership is not None and membership.has_perm(permissions.CONTENT_TEMPLATES_MANAGE)

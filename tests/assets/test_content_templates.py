@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -201,3 +202,23 @@ def test_save_from_a_step_editor_and_pick_it_in_another_step(
         reverse("assets:content-apply", args=[template.uuid]), {"prefix": "s-1-c", "channel": "viber"}
     )
     assert wrong.status_code == 400
+
+
+def test_tools_are_shown_only_to_roles_that_manage_content_templates(rf: Any, company: Company) -> None:
+    from django.template.loader import render_to_string
+
+    from portal.accounts import permissions
+    from portal.accounts.models import Membership
+    from tests.factories import make_role, make_user
+
+    def html(codes: set[str]) -> str:
+        user = make_user(company, [make_role(company, codes)])
+        request = rf.get("/")
+        request.user, request.company = user, company
+        request.membership = Membership.objects.get(company=company, user=user)
+        return render_to_string(
+            "assets/_content_template_tools.html", {"prefix": "s-0-c", "channel": "viber"}, request=request
+        )
+
+    assert 'id="s-0-c-ct-save"' in html({permissions.BROADCASTS_MANAGE, permissions.CONTENT_TEMPLATES_MANAGE})
+    assert "ct-tools" not in html({permissions.BROADCASTS_MANAGE})

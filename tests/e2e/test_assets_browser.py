@@ -14,6 +14,7 @@ from PIL import Image
 
 from assets.models import ContentTemplate, MediaFile
 from assets.services import media_upload
+from broadcasts.models import Broadcast
 from tests.factories import PASSWORD, make_company, make_user, system_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -75,10 +76,11 @@ def test_pick_upload_save_and_reuse_a_message(
         page.locator("#s-0-c-buttons-0-text").wait_for()
     page.fill("#s-0-c-buttons-0-text", "Shop now")
     page.fill("#s-0-c-ct-name", "Summer card")
-    page.click("#s-0-c-ct-save")
+    page.press("#s-0-c-ct-name", "Enter")  # Enter saves the template, not the broadcast form around it
     page.locator("#s-0-c-ct-saved").wait_for()
     assert page.locator("#s-0-c-ct-tools .form-error").count() == 0
     template = ContentTemplate.objects.get(company=company)
+    assert not Broadcast.objects.filter(company=company).exists()
     assert (template.name, template.format_key) == ("Summer card", "card")
     assert template.content["body"] == "Summer sale starts today"
     assert template.content["media_url"].endswith("summer.png")

@@ -18,6 +18,7 @@ from assets.models import ContentTemplate, MediaFile, WhatsAppTemplate, placehol
 from channels_out.formats import message_from_json
 from channels_out.formats import whatsapp as whatsapp_format
 from channels_out.kinds import ChannelKind
+from channels_out.validation import payload_text
 from portal.accounts.models import User
 from portal.audit import actions
 from portal.audit.models import AuditDetail
@@ -174,6 +175,16 @@ def content_template_validate(
         raise ValidationError({"channel": [_("Choose a channel.")]})
     if not isinstance(content, dict):
         raise ValidationError({"content": [_("Expected the message's fields.")]})
+    if channel == ChannelKind.SMS:
+        # SMS has no constructor format: a text with personalisation placeholders, counted in SMS parts
+        # (guide §12.3 "SMS: a text body ... a live counter"), checked as every SMS step is.
+        if format_key != "text" or set(content) != {"text"}:
+            raise ValidationError({"format": [_("An SMS template is a text.")]})
+        try:
+            payload_text(channel, content)
+        except ValidationError as exc:
+            raise ValidationError({"text": exc.messages}) from exc
+        return content
     message_from_json(channel, format_key, content)
     if channel == ChannelKind.WHATSAPP and format_key == "template":
         problems = whatsapp_template_check(company=company, data=content)

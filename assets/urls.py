@@ -36,3 +36,7 @@ urlpatterns += [
     path("whatsapp-templates/<uuid:uuid>/submit/", views_whatsapp.whatsapp_submit, name="whatsapp-submit"),
     path("whatsapp-templates/<uuid:uuid>/delete/", views_whatsapp.whatsapp_delete, name="whatsapp-delete"),
 ]
+
+urlpatterns += [
+    path("content-templates/sms-counter/", views_content.content_sms_counter, name="content-sms-counter"),
+]

@@ -9,8 +9,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,6 +23,7 @@ from assets.tabs import section_context
 from channels_out.constructor import formats_for, read_message, render_editor
 from channels_out.constructor.registry import PREFIX
 from channels_out.kinds import ChannelKind
+from channels_out.sms import sms_info
 from portal.accounts import permissions
 from portal.core.htmx import redirect_after_form, render_page
 from portal.core.list_views import list_response
@@ -53,9 +56,59 @@ CONTENT_LIST = register_list(
 
 
 def composable_channels() -> list[tuple[str, str]]:
-    """The channels whose messages the constructor can compose (guide §12.3 lists 8; a channel joins when its
-    editor is registered)."""
-    return [(value, str(label)) for value, label in ChannelKind.choices if formats_for(value)]
+    """The channels of content templates (guide §12.3 lists 8): SMS (a text) and every channel whose messages the
+    constructor composes (a channel joins when its editor is registered)."""
+    return [
+        (value, str(label))
+        for value, label in ChannelKind.choices
+        if value == ChannelKind.SMS or formats_for(value)
+    ]
+
+
+def _read(request: PortalRequest, channel: str) -> tuple[str, dict[str, Any]]:
+    if channel == ChannelKind.SMS:
+        return "text", {"text": request.POST.get(f"{EDITOR_PREFIX}-text", "")}
+    return read_message(request.POST, EDITOR_PREFIX)
+
+
+def _sms_counter(text: str) -> dict[str, Any]:
+    info = sms_info(text)
+    return {
+        "encoding": info.encoding,
+        "characters": len(text),
+        "segments": info.segments,
+        "per": info.per_segment,
+    }
+
+
+def _editor(
+    request: PortalRequest, channel: str, format_key: str, data: dict[str, Any], errors: dict[str, list[str]]
+) -> str:
+    if channel == ChannelKind.SMS:
+        text = str(data.get("text", ""))
+        return render_to_string(
+            "assets/_sms_editor.html",
+            {
+                "prefix": EDITOR_PREFIX,
+                "text": text,
+                "counter": _sms_counter(text),
+                "errors": errors.get("text", []),
+            },
+            request=request,
+        )
+    return render_editor(
+        request, prefix=EDITOR_PREFIX, channel=channel, format_key=format_key, data=data, errors=errors
+    )
+
+
+@company_view(perm=permissions.CONTENT_TEMPLATES_MANAGE)
+@require_POST
+def content_sms_counter(request: PortalRequest) -> HttpResponse:
+    """The live counter of an SMS template's text (encoding, characters, SMS parts)."""
+    text = request.POST.get(f"{EDITOR_PREFIX}-text", "")
+    return render(
+        request, "assets/_sms_counter.html", {"prefix": EDITOR_PREFIX, "counter": _sms_counter(text)}
+    )
 
 
 @company_view(perm=permissions.CONTENT_TEMPLATES_MANAGE)
@@ -102,7 +155,7 @@ def _form_page(request: PortalRequest, template: ContentTemplate | None) -> Http
     editor_errors: dict[str, list[str]] = {}
     page_errors: list[str] = []
     if request.method == "POST":
-        format_key, data = read_message(request.POST, EDITOR_PREFIX)
+        format_key, data = _read(request, channel)
         try:
             if template is None:
                 template = services.content_template_create(
@@ -127,9 +180,7 @@ def _form_page(request: PortalRequest, template: ContentTemplate | None) -> Http
         else:
             messages.success(request, _("Content template %(name)s was saved.") % {"name": template.name})
             return redirect_after_form(request, reverse("assets:content-list"))
-    editor = render_editor(
-        request, prefix=EDITOR_PREFIX, channel=channel, format_key=format_key, data=data, errors=editor_errors
-    )
+    editor = mark_safe(_editor(request, channel, format_key, data, editor_errors))  # noqa: S308  (autoescaped)
     return render_page(
         request,
         "assets/content_form.html",
@@ -276,7 +327,7 @@ def content_apply(request: PortalRequest, uuid: str) -> HttpResponse:
         return HttpResponseBadRequest(" ".join(exc.messages))
     template = get_for_company_or_404(ContentTemplate.objects, company=request.company, uuid=uuid)
     channel = request.GET.get("channel", template.channel)
-    if channel != template.channel:
+    if channel != template.channel or not formats_for(channel):
         return HttpResponseBadRequest(_("This template belongs to another channel."))
     editor = render_editor(
         request,

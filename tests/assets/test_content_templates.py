@@ -157,6 +157,7 @@ def test_role_without_the_permission_gets_403(
         assert client.get(url).status_code == 403, url
     assert client.post(reverse("assets:content-delete", args=[template.uuid])).status_code == 403
     assert client.post(reverse("assets:content-save-from-editor"), {"prefix": "s-0-c"}).status_code == 403
+    assert client.post(reverse("assets:content-sms-counter"), {"ct-text": "x"}).status_code == 403
 
 
 def test_save_from_a_step_editor_and_pick_it_in_another_step(
@@ -222,3 +223,52 @@ def test_tools_are_shown_only_to_roles_that_manage_content_templates(rf: Any, co
 
     assert 'id="s-0-c-ct-save"' in html({permissions.BROADCASTS_MANAGE, permissions.CONTENT_TEMPLATES_MANAGE})
     assert "ct-tools" not in html({permissions.BROADCASTS_MANAGE})
+
+
+def test_sms_templates_are_a_text_checked_like_an_sms_step(company: Company, settings: Any) -> None:
+    template = services.content_template_create(
+        company=company,
+        actor=None,
+        name="Hi",
+        channel="sms",
+        format_key="text",
+        content={"text": "Hi {{attribute.name}}"},
+    )
+    assert template.content == {"text": "Hi {{attribute.name}}"}
+    with pytest.raises(ValidationError) as exc:
+        services.content_template_create(
+            company=company, actor=None, name="Empty", channel="sms", format_key="text", content={"text": ""}
+        )
+    assert exc.value.message_dict["text"] == ["An SMS needs a text."]
+    settings.PORTAL_SMS_MAX_SEGMENTS = 1
+    services.content_template_create(
+        company=company,
+        actor=None,
+        name="At N",
+        channel="sms",
+        format_key="text",
+        content={"text": "x" * 160},
+    )
+    with pytest.raises(ValidationError, match="2 SMS parts"):
+        services.content_template_create(
+            company=company,
+            actor=None,
+            name="N+1",
+            channel="sms",
+            format_key="text",
+            content={"text": "x" * 161},
+        )
+
+
+def test_sms_template_page_and_counter(
+    htmx_client_for: ClientFor, admin_user: User, company: Company
+) -> None:
+    client = htmx_client_for(admin_user)
+    assert 'value="sms"' in client.get(reverse("assets:content-create")).content.decode()
+    url = reverse("assets:content-create") + "?channel=sms"
+    assert 'id="ct-counter"' in client.get(url).content.decode()
+    counter = client.post(reverse("assets:content-sms-counter"), {"ct-text": "x" * 161})
+    assert "161 characters, 2 SMS parts (153 per part)" in counter.content.decode()
+    response = client.post(url, {"name": "Hello", "channel": "sms", "ct-text": "Hi {{attribute.name}}"})
+    assert response["HX-Redirect"] == reverse("assets:content-list")
+    assert ContentTemplate.objects.get(company=company).content == {"text": "Hi {{attribute.name}}"}

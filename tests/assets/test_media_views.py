@@ -183,3 +183,10 @@ def test_picker_upload_checks_the_channel_and_lands_in_the_library(
     assert media.filename == "pic.png"
     assert f"/m/{media.uuid}/pic.png" in ok.content.decode()
     assert "HX-Retarget" not in ok
+
+
+def test_public_url_of_a_deleted_file_is_404(client: Client, company: Company) -> None:
+    media = _media(company, "gone.png")
+    url = reverse("assets-public:media-file", args=[media.uuid, media.filename])
+    services.media_delete(company=company, actor=None, media=media)
+    assert client.get(url).status_code == 404

@@ -324,3 +324,35 @@ def test_editor_shows_the_preview_with_values(rf: Any, company: Company) -> None
         data={"name": "order_shipped", "language": "en", "body_params": ["Ann", "A-7"]},
     )
     assert "Hello Ann, your order A-7 is on its way." in html
+
+
+def test_a_step_keeping_a_template_that_is_no_longer_approved_says_so(rf: Any, company: Company) -> None:
+    template = _approved(company)
+    WhatsAppTemplate.objects.filter(pk=template.pk).update(status=WhatsAppTemplate.Status.PAUSED)
+    request = rf.get("/")
+    request.company = company
+    html = render_editor(
+        request,
+        prefix="p",
+        channel="whatsapp",
+        format_key="template",
+        data={"name": "order_shipped", "language": "en", "body_params": ["Ann", "A-7"]},
+    )
+    assert 'value="order_shipped:en" selected' in html
+    assert "not an Approved template of your company" in html
+
+
+def test_detail_shows_the_rejection_reason(
+    htmx_client_for: ClientFor, admin_user: User, company: Company
+) -> None:
+    template = services.whatsapp_template_create(company=company, actor=None, data=_data(), submit=True)
+    services.whatsapp_template_moderate(
+        template=template, actor=None, approve=False, reason="Misleading text"
+    )
+    html = (
+        htmx_client_for(admin_user)
+        .get(reverse("assets:whatsapp-detail", args=[template.uuid]))
+        .content.decode()
+    )
+    assert 'data-status="rejected"' in html
+    assert "Misleading text" in html

@@ -190,3 +190,18 @@ def test_public_url_of_a_deleted_file_is_404(client: Client, company: Company) -
     url = reverse("assets-public:media-file", args=[media.uuid, media.filename])
     services.media_delete(company=company, actor=None, media=media)
     assert client.get(url).status_code == 404
+
+
+def test_assets_menu_sends_each_role_to_its_first_tab_or_403(
+    client_for: ClientFor, finance_manager: User, company: Company
+) -> None:
+    from portal.accounts import permissions
+    from tests.factories import make_role, make_user
+
+    assert client_for(finance_manager).get(reverse("assets:index")).status_code == 403
+    wa_only = make_user(company, [make_role(company, {permissions.WHATSAPP_TEMPLATES_MANAGE})])
+    response = client_for(wa_only).get(reverse("assets:index"))
+    assert response["Location"] == reverse("assets:whatsapp-list")
+    page = client_for(wa_only).get(reverse("assets:whatsapp-list")).content.decode()
+    assert 'id="assets-tab-whatsapp"' in page
+    assert 'id="assets-tab-media"' not in page

@@ -31,6 +31,15 @@ def broadcast_advance_task(company_id: int, broadcast_id: int) -> int:
     return broadcast_advance(company_id=company_id, broadcast_id=broadcast_id)
 
 
+@shared_task(name="realtime.broadcasts.timers", acks_late=True)
+def broadcast_timers_task(company_id: int, broadcast_id: int) -> int:
+    """Fast lane of the fallback timers: judge a small batch of due running steps and fire their next hops."""
+    from broadcasts.engine import TIMERS_KEY, broadcast_timers
+
+    cache.delete(TIMERS_KEY % broadcast_id)
+    return broadcast_timers(company_id=company_id, broadcast_id=broadcast_id)
+
+
 @shared_task(name="bulk.broadcasts.statuses_apply", acks_late=True)
 def broadcast_statuses_apply_task(company_id: int, message_ids: list[int]) -> int:
     """Fast path: act on status changes of broadcast messages reported by the channel layer."""

@@ -60,3 +60,26 @@ def test_new_recipients_wait_for_the_backlog_and_share_it_between_companies(
     Message.objects.filter(pk__in=list(sent)).update(status=Message.Status.SUBMITTED)
     assert engine.recipients_advance(company_id=company.pk, broadcast_id=big.pk) == 1
     assert (_initiated(big), _initiated(small)) == (7, 3)
+
+
+def test_timers_fast_lane_fires_due_hops_and_never_starts_new_recipients(
+    company: Company,
+    simulator: Connection,
+    script: Callable[..., Any],
+    launch: Callable[..., Broadcast],
+    clock: Callable[[float], None],
+    sweep: Callable[[], dict[str, int]],
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    """The sweep sends due timers to the realtime lane (``broadcast_timers``): the SMS waiting time runs out and
+    the Viber hop fires from there. The lane leaves not-yet-started recipients to the bulk advance."""
+    script(channel="sms", report="none")
+    script(channel="viber", report="delivered")
+    running = launch(numbers=NUMBERS[:3], steps=[sms(wait_value=10, wait_unit="s"), sms("Again")])
+    waiting = _launch(company, django_capture_on_commit_callbacks, NUMBERS[3:5])
+    assert engine.broadcast_timers(company_id=company.pk, broadcast_id=waiting.pk) == 0
+    assert _initiated(waiting) == 0
+    clock(11)
+    assert sweep()["timers"] == 1  # both runs have due rows; only the running one has due timers
+    assert Message.objects.filter(company=company, address__in=NUMBERS[:3]).count() == 6
+    assert _initiated(running) == 3

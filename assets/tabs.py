@@ -11,7 +11,21 @@ from django.utils.translation import gettext_lazy
 from portal.accounts import permissions
 from portal.core.request import PortalRequest
 
-TABS = (("media", gettext_lazy("Media"), "assets:media-list", permissions.MEDIA_MANAGE),)
+TABS = (
+    ("media", gettext_lazy("Media"), "assets:media-list", permissions.MEDIA_MANAGE),
+    (
+        "content",
+        gettext_lazy("Content templates"),
+        "assets:content-list",
+        permissions.CONTENT_TEMPLATES_MANAGE,
+    ),
+    (
+        "whatsapp",
+        gettext_lazy("WhatsApp templates"),
+        "assets:whatsapp-list",
+        permissions.WHATSAPP_TEMPLATES_MANAGE,
+    ),
+)
 
 
 def tabs(request: PortalRequest, active: str) -> list[dict[str, Any]]:

@@ -201,6 +201,7 @@ def test_assets_menu_sends_each_role_to_its_first_tab_or_403(
     assert client_for(finance_manager).get(reverse("assets:index")).status_code == 403
     wa_only = make_user(company, [make_role(company, {permissions.WHATSAPP_TEMPLATES_MANAGE})])
     response = client_for(wa_only).get(reverse("assets:index"))
+    assert response.status_code == 302, response.content[:300]
     assert response["Location"] == reverse("assets:whatsapp-list")
     page = client_for(wa_only).get(reverse("assets:whatsapp-list")).content.decode()
     assert 'id="assets-tab-whatsapp"' in page

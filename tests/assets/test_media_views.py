@@ -206,3 +206,18 @@ def test_assets_menu_sends_each_role_to_its_first_tab_or_403(
     page = client_for(wa_only).get(reverse("assets:whatsapp-list")).content.decode()
     assert 'id="assets-tab-whatsapp"' in page
     assert 'id="assets-tab-media"' not in page
+
+
+def test_picker_search_by_file_name(htmx_client_for: ClientFor, admin_user: User, company: Company) -> None:
+    _media(company, "spring.png")
+    _media(company, "summer.png")
+    html = (
+        htmx_client_for(admin_user)
+        .get(
+            reverse("assets:media-picker"),
+            {"channel": "viber", "input_id": "mf-x", "name": "x", "mp_q": "SUM"},
+        )
+        .content.decode()
+    )
+    assert "summer.png" in html
+    assert "spring.png" not in html

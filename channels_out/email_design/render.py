@@ -140,7 +140,7 @@ class _Html:
             )
         table = (
             f'<table role="presentation" cellpadding="0" cellspacing="0" border="0" align="{block.align}" '
-            f'width="{px}" style="width:{px}px;max-width:100%;"><tr><td>{img}</td></tr></table>'
+            f'width="{px}" style="width:100%;max-width:{px}px;"><tr><td>{img}</td></tr></table>'
         )
         return self._cell(table, f"8px {side}px", align=block.align)
 

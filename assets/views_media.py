@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -156,10 +158,15 @@ def media_delete(request: PortalRequest, uuid: str) -> HttpResponse:
 # -- the picker ------------------------------------------------------------------------------------------------
 
 
+_INPUT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,199}$")
+
+
 def _picker_params(request: PortalRequest) -> dict[str, str]:
     """The picker's own parameters travel in the URL: its inputs sit inside the editor's form, so they carry an
     ``mp_`` prefix and never clash with the form's fields."""
     params = {key: request.GET.get(key, "")[:200] for key in ("channel", "kind", "input_id", "name")}
+    if not _INPUT_ID.match(params["input_id"]):
+        params["input_id"] = "mf-media"  # the id is put in selectors and headers: only a plain id is kept
     params["q"] = request.GET.get("mp_q", "")[:100]
     return params
 
@@ -181,7 +188,8 @@ def _picker_context(request: PortalRequest, params: dict[str, str], **extra: Any
         for kind in kinds
     ]
     accept = ",".join(sorted("." + ext for kind in kinds for ext in rule.extensions(kind)))
-    return {**params, "items": items, "limits": limits, "accept": accept, **extra}
+    base_q = urlencode({key: params[key] for key in ("channel", "kind", "input_id", "name")})
+    return {**params, "items": items, "limits": limits, "accept": accept, "base_q": base_q, **extra}
 
 
 @company_view()

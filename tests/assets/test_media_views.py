@@ -221,3 +221,14 @@ def test_picker_search_by_file_name(htmx_client_for: ClientFor, admin_user: User
     )
     assert "summer.png" in html
     assert "spring.png" not in html
+
+
+def test_picker_keeps_only_a_plain_input_id(htmx_client_for: ClientFor, admin_user: User) -> None:
+    html = (
+        htmx_client_for(admin_user)
+        .get(reverse("assets:media-picker"), {"channel": "push", "input_id": 'x"><script>', "name": "a&b=c"})
+        .content.decode()
+    )
+    assert "<script>" not in html
+    assert 'id="mf-media-panel"' in html
+    assert "name=a%26b%3Dc" in html  # the picker's own parameters are URL-encoded

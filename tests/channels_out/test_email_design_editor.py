@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from broadcasts.models import Broadcast, BroadcastStep
 from channels_out.constructor import render_editor
-from channels_out.email_design.editor import read
+from channels_out.email_design.editor import preview_document, read
 from contacts.models import ContactAttribute
 from contacts.services.attributes import attribute_create
 from portal.accounts.models import User
@@ -297,3 +297,23 @@ def test_broadcast_step_shows_each_error_in_its_block(
     assert "Enter a number from 4 to 200." in spacer
     assert "Enter a number" not in button
     assert not Broadcast.objects.filter(company=company).exists()
+
+
+def test_preview_follows_the_typing_leaving_out_blocks_not_valid_yet() -> None:
+    design = {
+        "settings": {"background": "not a colour"},
+        "blocks": [
+            {"type": "text", "text": "Visible"},
+            {"type": "image", "src": ""},
+            {
+                "type": "wrapper",
+                "blocks": [{"type": "button", "text": "Half", "url": "x"}, {"type": "spacer"}],
+            },
+        ],
+    }
+    html = preview_document(design, subject="S")
+    assert "Visible" in html
+    assert "<img" not in html
+    assert "Half" not in html
+    assert 'height="24"' in html  # the wrapper's valid spacer stays
+    assert "background-color:#f4f4f4" in html  # an invalid colour falls back to its default

@@ -749,3 +749,29 @@ def test_whatsapp_card_header_and_body_share_the_limit_with_a_picture(send: Send
             adapter_for(vendor, "whatsapp").send(outbound("whatsapp", "card", too_long))
         assert info.value.vendor_code == "INVALID-CONTENT"
     assert len(vendor.bodies) == 1
+
+
+# -- through the channel layer: the refusal is the message's failure reason -----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vendor_refusal_fails_the_message_with_its_catalogue_reason(
+    company: Any, vendor: FakeVendor
+) -> None:
+    from channels_out import services
+    from channels_out.models import Connection
+
+    connection = Connection(
+        company=company, name="RBM", adapter_key="rbm", channels=["rcs"], sender_ids=["ACME"],
+        config={"base_url": vendor.url + "/rbm", "agent_id": "agent", "access_token": TOKEN, "client_token": "c" * 24},
+    )  # fmt: skip
+    services.connection_save(company=company, actor=None, connection=connection)
+    enriched = {"type": "dial", "text": "Call", "phone": "+34612345678", "action": "enriched"}
+    message = services.message_send(
+        company=company, actor=None, channel="rcs", sender_id="ACME", to=MOBILE, origin="api",
+        payload={"format": "text", "content": {"text": "Hi", "suggestions": [enriched]}},
+    )  # fmt: skip
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("failed", "FORMAT-UNSUPPORTED")
+    assert message.text == "Hi | Call"
+    assert vendor.bodies == []

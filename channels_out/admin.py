@@ -41,6 +41,7 @@ class ConnectionAdminForm(forms.ModelForm[Connection]):
             "priority",
             "rate_limit",
             "enabled",
+            "whatsapp_verified",
             "config",
         ]
 
@@ -90,8 +91,8 @@ class SimulatorRuleAdminForm(forms.ModelForm[SimulatorRule]):
         fields = [
             "company", "connection", "order", "name", "enabled", "pattern", "channel", "submit", "error_code",
             "error_permanent", "report", "report_delay_seconds", "display_delay_seconds", "report_error_code",
-            "inbound_reply", "inbound_delay_seconds", "rcs_capable", "whatsapp_opted_in", "whatsapp_verified",
-            "viber_session_id",
+            "inbound_reply", "inbound_delay_seconds", "inbound_postback", "rcs_capable", "whatsapp_opted_in",
+            "whatsapp_verified", "viber_session_id",
         ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
@@ -128,7 +129,7 @@ class SimulatorRuleAdmin(admin.ModelAdmin[SimulatorRule]):
             _("Reports"),
             {"fields": ("report", "report_delay_seconds", "display_delay_seconds", "report_error_code")},
         ),
-        (_("Inbound reply"), {"fields": ("inbound_reply", "inbound_delay_seconds")}),
+        (_("Inbound reply"), {"fields": ("inbound_reply", "inbound_delay_seconds", "inbound_postback")}),
         (
             _("Channel flags"),
             {"fields": ("rcs_capable", "whatsapp_opted_in", "whatsapp_verified", "viber_session_id")},

@@ -100,6 +100,27 @@ PORTAL_ERRORS: dict[str, ErrorInfo] = {
         "Only a company verified by WhatsApp may open a conversation with a free message (guide §13.1).",
     ),
     "TIMEOUT": ErrorInfo("TIMEOUT", "TIMEOUT", "The vendor did not answer in time.", permanent=False),
+    # Session rules (channels_out.sessions; guide §12.2, §13.1): refused by the portal, never sent.
+    "WA-WINDOW-CLOSED": ErrorInfo(
+        "WA-WINDOW-CLOSED",
+        "WINDOW_CLOSED",
+        "The customer has not written within the last 24 hours: only a WhatsApp template can be sent.",
+    ),
+    "VIBER-NO-SESSION": ErrorInfo(
+        "VIBER-NO-SESSION",
+        "NO_SESSION",
+        "No Viber session: the customer has not written within the last 24 hours.",
+    ),
+    "VIBER-SESSION-ENDED": ErrorInfo(
+        "VIBER-SESSION-ENDED",
+        "SESSION_ENDED",
+        "The Viber session ended after 60 messages; a new one starts when the customer writes again.",
+    ),
+    "VIBER-TOO-MANY": ErrorInfo(
+        "VIBER-TOO-MANY",
+        "SESSION_LIMIT",
+        "10 Viber messages were sent in a row without a customer reply; wait for the customer to answer.",
+    ),
     # Issue 8: refused by the adapter before any vendor call (the format's checks, or what this vendor lacks).
     "INVALID-CONTENT": ErrorInfo("INVALID-CONTENT", "NA", "The message content is not valid for its format."),
     "FORMAT-UNSUPPORTED": ErrorInfo(

@@ -27,6 +27,10 @@ class InboundNotice:
     from_address: str  # the contact's address (E.164 number, e-mail, app id)
     text: str
     received_at: datetime.datetime
+    # RCS suggestion replies (a tapped reply or action chip): the chip's postback data and the business message
+    # it answers (a Message id, see services._suggestion_replies_link); empty for typed messages.
+    postback_data: str = ""
+    in_reply_to_id: int | None = None
 
 
 InboundSubscriber = Callable[[InboundNotice], None]

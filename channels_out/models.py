@@ -11,6 +11,12 @@ from channels_out import states
 from channels_out.kinds import ChannelKind
 from portal.core.models import PublicIdMixin, TenantModel
 
+# The message log's sortable columns besides created_at (channels_out.views.MESSAGE_LIST): one index each.
+MESSAGE_SORT_COLUMNS = (
+    "channel", "direction", "origin", "sender_id", "address", "status", "segments", "error_text", "country",
+    "operator", "price", "updated_at",
+)  # fmt: skip
+
 
 class Connection(PublicIdMixin, TenantModel):
     """A company's account at one vendor: the adapter, its validated config, and what it may carry."""
@@ -31,6 +37,16 @@ class Connection(PublicIdMixin, TenantModel):
         _("rate limit (messages per second)"), default=0, help_text=_("0 means no limit.")
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Guide §13.1: only a company verified by WhatsApp may open a conversation with a free message; others send
+    # free messages only inside the 24-hour window after the customer's last message (channels_out.sessions).
+    whatsapp_verified = models.BooleanField(
+        _("verified by WhatsApp"),
+        default=True,
+        help_text=_(
+            "Untick when the WhatsApp Business account of this connection is not verified: free messages are "
+            "then sent only within 24 hours of the customer's last message."
+        ),
+    )
 
     class Meta:
         constraints = [
@@ -86,6 +102,15 @@ class SimulatorRule(TenantModel):
     report_error_code = models.CharField(_("report error code"), max_length=32, blank=True)
     inbound_reply = models.CharField(_("inbound reply"), max_length=1000, blank=True)
     inbound_delay_seconds = models.PositiveIntegerField(_("reply after (s)"), default=10)
+    # RCS: the reply is a tap on a suggestion chip carrying this postback data (issue 5, guide §11).
+    inbound_postback = models.CharField(
+        _("reply chip postback data"),
+        max_length=2048,
+        blank=True,
+        help_text=_(
+            "RCS only: the reply comes as a tap on a suggested reply or action with this postback data."
+        ),
+    )
     rcs_capable = models.BooleanField(_("RCS capable"), default=True)
     whatsapp_opted_in = models.BooleanField(_("WhatsApp opted in"), default=True)
     whatsapp_verified = models.BooleanField(_("WhatsApp company verified"), default=True)
@@ -174,6 +199,15 @@ class Message(PublicIdMixin, TenantModel):
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     displayed_at = models.DateTimeField(_("displayed"), null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)  # MO: handed to the inbound subscribers
+    # MO: the business message a suggestion reply answers (RCS chip tap; its postback data is in ``payload``).
+    in_reply_to = models.ForeignKey(
+        "self",
+        verbose_name=_("in reply to"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         constraints = [
@@ -189,6 +223,13 @@ class Message(PublicIdMixin, TenantModel):
             models.Index(fields=["company", "-created_at", "-id"], name="message_log"),
             models.Index(fields=["company", "status", "-created_at", "-id"], name="message_log_status"),
             models.Index(fields=["company", "channel", "-created_at", "-id"], name="message_log_channel"),
+            # One (company, column, id) index per sortable column of the log: the keyset order of a sorted page
+            # is ``column, id`` (portal.core.listing._ordering), so a deep page is an index range, never a sort
+            # of the company's messages (tests/channels_out/test_pages.py checks the plans).
+            *[
+                models.Index(fields=["company", column, "id"], name=f"message_sort_{column}")
+                for column in MESSAGE_SORT_COLUMNS
+            ],
             # The outbox sweeper reads only the few queued rows.
             models.Index(
                 fields=["company", "lease_until"], condition=Q(status="queued"), name="message_outbox"
@@ -408,3 +449,32 @@ class WebhookAttempt(TenantModel):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+class ChannelSession(TenantModel):
+    """The customer-service window and the Viber session of one contact with one of our senders.
+
+    Guide §12.2 (Viber: 24-hour window, session id, at most 60 messages per session and 10 in a row without a
+    reply) and §13.1 / seeds 001-003 R-3.4 (WhatsApp: free messages within 24 hours of the customer's last
+    message). Written only by ``channels_out.sessions`` (inbound messages and sends).
+    """
+
+    channel = models.CharField(_("channel"), max_length=16, choices=ChannelKind.choices)
+    sender_id = models.CharField(_("sender ID"), max_length=64)
+    address = models.CharField(_("contact address"), max_length=254)
+    last_inbound_at = models.DateTimeField(_("customer's last message"))
+    opened_at = models.DateTimeField(_("session opened"))
+    ended_at = models.DateTimeField(_("session ended"), null=True, blank=True)  # the 60th message ended it
+    session_id = models.CharField(_("session ID"), max_length=64, blank=True)  # issued by the vendor
+    mt_count = models.PositiveSmallIntegerField(_("messages in the session"), default=0)
+    consecutive_mt = models.PositiveSmallIntegerField(_("messages since the customer's last"), default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "channel", "sender_id", "address"], name="channel_session_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.sender_id} {self.address}"

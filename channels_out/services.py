@@ -61,6 +61,7 @@ from channels_out.models import (
     UnmatchedEvent,
 )
 from channels_out.registry import adapters
+from channels_out.sessions import sessions_inbound, sessions_reserve, sessions_submitted
 from channels_out.status_hooks import StatusNotice, status_notify
 from channels_out.tasks import (
     delivery_events_apply_task,
@@ -265,7 +266,9 @@ def message_send(
     (realtime queue, or bulk for broadcasts). A ``client_reference`` already used by the company returns the
     existing message instead (idempotent send).
     Errors: ValidationError for an invalid or non-mobile number, a bad e-mail address, or a text over the
-    channel's limit; UnknownSenderError when no enabled connection serves ``sender_id`` on ``channel``.
+    channel's limit; UnknownSenderError when no enabled connection serves ``sender_id`` on ``channel``. A message
+    the session rules refuse (``channels_out.sessions``: Viber session limits, WhatsApp 24-hour window) is
+    returned ``failed`` with the rule's error code and text, and never submitted.
     """
     item = OutgoingItem(channel, sender_id, to, payload, client_reference)
     return message_send_batch(company=company, actor=actor, origin=origin, items=[item])[0]
@@ -353,20 +356,29 @@ def message_send_batch(
         )
     if errors:
         raise ValidationError(errors)
+    # Viber sessions and the WhatsApp 24-hour window (guide §12.2, §13.1): refused rows are stored failed.
+    refusals = sessions_reserve(company_id=company.pk, messages=rows, now=now)
+    for index, refusal in refusals.items():
+        refused = rows[index]
+        refused.status, refused.error_code, refused.error_text = (
+            Status.FAILED,
+            refusal.code,
+            refusal.text[:500],
+        )
     Message.objects.bulk_create(rows)
-    MessageEvent.objects.bulk_create(
-        [
-            MessageEvent(
-                company=company,
-                message=m,
-                status=Status.QUEUED,
-                source=MessageEvent.Source.PORTAL,
-                occurred_at=now,
-            )
-            for m in rows
-        ]
+    events = [
+        MessageEvent(
+            company=company, message=m, status=m.status, source=MessageEvent.Source.PORTAL, occurred_at=now,
+            error_code=m.error_code, note=m.error_text,
+        )
+        for m in rows
+    ]  # fmt: skip
+    MessageEvent.objects.bulk_create(events)
+    if refusals:
+        _status_announce(e for e in events if e.status == Status.FAILED)
+    _enqueue_submit(
+        company.pk, [m.pk for m in rows if m.status == Status.QUEUED], bulk=origin == Message.Origin.BROADCAST
     )
-    _enqueue_submit(company.pk, [m.pk for m in rows], bulk=origin == Message.Origin.BROADCAST)
     created = iter(rows)
     return [
         existing[i.client_reference]
@@ -522,7 +534,7 @@ def _submit_record(*, company_id: int, outcomes: list[_Outcome], summary: Submit
                     raise RuntimeError("a submitted outcome carries its connection and result")
                 message.connection = connection
                 message.vendor_message_id = result.vendor_message_id
-                message.vendor_session_id = result.session_id
+                message.vendor_session_id = result.session_id or message.vendor_session_id
                 message.lease_until = None
                 _apply_status(
                     message,
@@ -569,6 +581,14 @@ def _submit_record(*, company_id: int, outcomes: list[_Outcome], summary: Submit
         MessageEvent.objects.bulk_create(events)
         _status_announce(events)
         _reports_store(reports)
+        sessions_submitted(
+            company_id=company_id,
+            issued=[
+                (m.sender_id, m.address, m.vendor_session_id)
+                for m in locked.values()
+                if m.channel == ChannelKind.VIBER and m.vendor_session_id
+            ],
+        )
         for connection_id, vendor_ids in new_ids.items():
             _unmatched_apply(company_id=company_id, connection_id=connection_id, vendor_ids=vendor_ids)
 
@@ -974,6 +994,7 @@ def _inbound_store(connection: Connection, items: list[InboundMessage]) -> None:
                 country=country, operator=operator,
             )
         )  # fmt: skip
+    _suggestion_replies_link(connection, rows)
     Message.objects.bulk_create(rows, ignore_conflicts=True)
     stored = list(
         Message.objects.filter(
@@ -991,9 +1012,44 @@ def _inbound_store(connection: Connection, items: list[InboundMessage]) -> None:
             for pk in stored if pk not in known_events
         ]
     )  # fmt: skip
+    sessions_inbound(
+        company_id=connection.company_id,
+        items=[(r.channel, r.sender_id, r.address, r.delivered_at or timezone.now()) for r in rows],
+    )
     if stored:
         company_id = connection.company_id
         transaction.on_commit(lambda: inbound_dispatch_task.delay(company_id, stored))
+
+
+def _suggestion_replies_link(connection: Connection, rows: list[Message]) -> None:
+    """Link each RCS suggestion reply (a tapped reply or action chip) to the business message it answers.
+
+    The vendor's ``reply_to`` id when it sends one (the simulator does); otherwise the latest RCS message our
+    sender sent the contact before the tap (Google RBM names no original message). Two queries per batch.
+    """
+    replies = [r for r in rows if r.channel == ChannelKind.RCS and r.payload.get("postback_data")]
+    if not replies:
+        return
+    by_vendor_id = {
+        m.vendor_message_id: m.pk
+        for m in Message.objects.filter(
+            company_id=connection.company_id, connection=connection, direction=Message.Direction.MT,
+            vendor_message_id__in={str(r.payload["reply_to"]) for r in replies if r.payload.get("reply_to")},
+        ).only("pk", "vendor_message_id")
+    }  # fmt: skip
+    latest = {
+        (m.sender_id, m.address): m.pk
+        for m in Message.objects.filter(
+            company_id=connection.company_id, channel=ChannelKind.RCS, direction=Message.Direction.MT,
+            address__in={r.address for r in replies}, sender_id__in={r.sender_id for r in replies},
+            created_at__lte=max(r.delivered_at or timezone.now() for r in replies),
+        ).order_by("sender_id", "address", "-created_at", "-id").distinct("sender_id", "address").only(
+            "pk", "sender_id", "address"
+        )
+    }  # fmt: skip
+    for reply in replies:
+        original = by_vendor_id.get(str(reply.payload.get("reply_to") or ""))
+        reply.in_reply_to_id = original or latest.get((reply.sender_id, reply.address))
 
 
 def messages_inbound_dispatch(*, company_id: int, message_ids: Sequence[int]) -> int:
@@ -1023,6 +1079,8 @@ def messages_inbound_dispatch(*, company_id: int, message_ids: Sequence[int]) ->
                     company_id=company_id, message_id=message.pk, channel=message.channel,
                     sender_id=message.sender_id, from_address=message.address, text=message.text,
                     received_at=message.delivered_at or message.created_at,
+                    postback_data=str(message.payload.get("postback_data") or ""),
+                    in_reply_to_id=message.in_reply_to_id,
                 )
             )  # fmt: skip
             Message.objects.filter(pk=message.pk).update(dispatched_at=timezone.now())

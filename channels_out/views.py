@@ -6,9 +6,10 @@ import json
 import logging
 from uuid import UUID
 
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,7 +22,7 @@ from channels_out.services import callback_ingest, callback_store
 from portal.accounts import permissions
 from portal.core.htmx import render_page
 from portal.core.list_views import list_response
-from portal.core.listing import Column, Kind, ListSpec, register_list
+from portal.core.listing import Column, Filter, Kind, ListQueryError, ListSpec, Mode, register_list
 from portal.core.request import PortalRequest
 from portal.tenants.access import company_view, get_for_company_or_404
 
@@ -95,6 +96,16 @@ def _connection_name(message: Message) -> str:
     return message.connection.name if message.connection else ""
 
 
+def _connection_filter(flt: Filter) -> Q:
+    if flt.mode == Mode.EMPTY:
+        return Q(connection__isnull=True)
+    if flt.mode == Mode.NONEMPTY:
+        return Q(connection__isnull=False)
+    if not flt.q:
+        raise ListQueryError(gettext("Type a value to filter by."))
+    return Q(connection__name__icontains=flt.q)
+
+
 MESSAGE_LIST = register_list(
     ListSpec(
         key="messages",
@@ -108,7 +119,8 @@ MESSAGE_LIST = register_list(
             Column("status", gettext_lazy("Status"), "status", Kind.CHOICE, choices=tuple(Message.Status.choices), required=True),
             Column("segments", gettext_lazy("Segments"), "segments", Kind.NUMBER),
             Column("error", gettext_lazy("Error"), "error_text"),
-            Column("connection", gettext_lazy("Connection"), "connection__name", value=_connection_name),
+            # Filter only: a sort by a joined name could not follow an index of the message table.
+            Column("connection", gettext_lazy("Connection"), None, value=_connection_name, filter_q=_connection_filter),
             Column("country", gettext_lazy("Country"), "country", default=False),
             Column("operator", gettext_lazy("Operator"), "operator", default=False),
             Column("price", gettext_lazy("Price"), "price", Kind.NUMBER, default=False),

@@ -2,6 +2,8 @@
 
 This module owns the durable delivery of those callbacks:
 
+- ``api_inbound_subscriber`` (``inbound_subscribers["api-webhooks"]``) stores a delivery per inbound message
+  for the webhook of every API access that may use the sender the contact wrote to (seed 004 §2.9 ``…:message:in``).
 - ``api_status_subscriber`` is the ``status_subscribers`` entry for messages of origin ``api`` (registered in
   ``ChannelsOutConfig.ready``); it only enqueues ``webhook_deliveries_create_task``.
 - ``webhook_deliveries_create`` turns status changes into ``WebhookDelivery`` rows (one per message and status:
@@ -43,7 +45,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_out.http import http_session
-from channels_out.models import ApiIdempotencyKey, ApiSend, MessageEvent, WebhookAttempt, WebhookDelivery
+from channels_out.inbound import InboundNotice
+from channels_out.models import (
+    ApiIdempotencyKey,
+    ApiSend,
+    Message,
+    MessageEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from channels_out.status_hooks import StatusNotice
 from channels_out.tasks import webhook_deliveries_create_task, webhook_deliveries_send_task
 from portal.api.models import ApiAccess
@@ -138,6 +148,69 @@ def webhook_deliveries_create(*, company_id: int, changes: Sequence[Sequence[Any
         created = WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         transaction.on_commit(lambda: webhook_deliveries_send_task.delay())
     return len(created)
+
+
+# -- inbound messages to API customers (seed 004 §2.9 "<product>:message:in") ---------------------------------------
+
+INBOUND_EVENTS = {"sms": "vmn:message:in", "whatsapp": "whatsapp:message:in", "viber": "viber:message:in"}
+
+
+def webhook_inbound_event_name(channel: str) -> str:
+    return INBOUND_EVENTS.get(channel, f"{channel}:message:in")
+
+
+def api_inbound_subscriber(notice: InboundNotice) -> None:
+    """``inbound_subscribers["api-webhooks"]``: a contact's message reaches the webhook of every API access of
+    the company that may use the sender it was written to (``senders`` empty or naming it, scope omni-api).
+
+    Runs in the dispatch worker's transaction: the deliveries are stored there (one per access and message; a
+    repeated dispatch adds nothing) and sent by the same machinery as status callbacks (signature, retries,
+    attempt log, dead letters, replay).
+    """
+    accesses = [
+        access
+        for access in ApiAccess.objects.filter(company_id=notice.company_id, scopes__contains=["omni-api"])
+        .exclude(webhook_url="")
+        .order_by("id")
+        if not access.senders or notice.sender_id in access.senders
+    ]
+    if not accesses:
+        return
+    message = Message.objects.only("uuid").get(pk=notice.message_id, company_id=notice.company_id)
+    body = webhook_inbound_body(notice, str(message.uuid))
+    event = webhook_inbound_event_name(notice.channel)
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                company_id=notice.company_id, access=access, message_id=notice.message_id, event=event,
+                url=access.webhook_url, body=body, dedupe_key=f"{notice.message_id}:in", next_attempt_at=now,
+            )
+            for access in accesses
+        ],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    transaction.on_commit(lambda: webhook_deliveries_send_task.delay())
+
+
+def webhook_inbound_body(notice: InboundNotice, message_uuid: str) -> str:
+    """The JSON posted for one inbound message (seed 004 §2.9 inbound payload, [UP] shape)."""
+    message: dict[str, Any] = {"type": "text", "payload": {"text": notice.text}}
+    if notice.postback_data:
+        message = {
+            "type": "suggestion",
+            "payload": {"text": notice.text, "postback_data": notice.postback_data},
+        }
+    payload = {
+        "id": message_uuid,
+        "channels": [{"name": notice.channel, "to": notice.sender_id}],
+        "recipient": {"from": notice.from_address},
+        "message": message,
+        "received_at": notice.received_at.isoformat(),
+    }
+    return json.dumps(
+        {"event": webhook_inbound_event_name(notice.channel), "payload": payload}, separators=(",", ":")
+    )
 
 
 def webhook_body(send: ApiSend, status: str, occurred_at: str, event: MessageEvent | None) -> str:

@@ -158,7 +158,8 @@ PORTAL_VERSION = env_str("PORTAL_VERSION", "0.1.0")
 # My account (guide §17): avatar limit and two-factor sign-in codes.
 PORTAL_AVATAR_MAX_BYTES = env_int("PORTAL_AVATAR_MAX_BYTES", 2 * 1024 * 1024)
 # Dotted path of the class that sends 2FA SMS codes; the default simulator only records them (accounts/otp.py).
-PORTAL_OTP_SMS_SENDER = env_str("PORTAL_OTP_SMS_SENDER", "portal.accounts.otp.SimulatorSender")
+PORTAL_OTP_SMS_SENDER = env_str("PORTAL_OTP_SMS_SENDER", "portal.accounts.otp.ChannelSender")
+PORTAL_OTP_SMS_SENDER_ID = env_str("PORTAL_OTP_SMS_SENDER_ID", "")
 PORTAL_OTP_ISSUER = env_str("PORTAL_OTP_ISSUER", "Client portal")
 PORTAL_OTP_TTL_SECONDS = env_int("PORTAL_OTP_TTL_SECONDS", 300)
 PORTAL_OTP_RESEND_SECONDS = env_int("PORTAL_OTP_RESEND_SECONDS", 60)

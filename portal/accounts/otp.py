@@ -1,9 +1,12 @@
 """One-time codes for two-factor sign-in (guide §17.2): generation, keyed hashing, TOTP and SMS sending.
 
 SMS leave through a small pluggable interface: ``sms_send(company=, phone=, text=)`` hands the message to the
-sender named by ``settings.PORTAL_OTP_SMS_SENDER``. The default, ``SimulatorSender``, sends nothing: it writes
-the message to the ``SimulatedSms`` outbox (back office: Accounts → Simulated SMS) and the log, so developers
-and tests can read the code. Never use it in production, because the outbox holds the plain codes.
+sender named by ``settings.PORTAL_OTP_SMS_SENDER``. The default, ``ChannelSender``, sends through the channel
+layer (issue 5): an SMS ``Message`` of origin ``system`` (one-time codes and notifications, realtime queue) over
+the company's SMS connections, so the code is priced, counted and logged like any message (its text is hidden in
+the message log: ``payload["sensitive"]``). In development the simulator connection "delivers" it.
+``SimulatorSender`` (outbox ``SimulatedSms``, nothing sent) remains for a portal without any connection; never
+use it in production, because the outbox holds the plain codes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pyotp
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
     from portal.tenants.models import Company
@@ -44,10 +48,42 @@ class SimulatorSender:
     def send(self, *, company: Company | None, phone: str, text: str) -> None:
         from portal.accounts.models import SimulatedSms
 
-        # TODO(channels_out): route through the channel layer (#5)
         if company is not None:
             SimulatedSms.objects.create(company=company, phone=phone, text=text)
         logger.info("Simulated SMS to %s: %s", phone, text)
+
+
+class ChannelSender:
+    """Sends through ``channels_out.services.message_send`` (traffic: origin ``system``, realtime queue).
+
+    The sender ID is ``settings.PORTAL_OTP_SMS_SENDER_ID``, or when empty the first sender ID of the company's
+    first enabled SMS connection (priority order). Raises ``ApplicationError`` when the company has no SMS
+    connection (or none serving that sender) and ValidationError for a number the channel layer refuses.
+    """
+
+    def send(self, *, company: Company | None, phone: str, text: str) -> None:
+        from channels_out.models import Connection, Message
+        from channels_out.services import message_send
+        from portal.core.exceptions import ApplicationError
+
+        if company is None:
+            raise ApplicationError(_("A sign-in code by SMS needs the account to belong to a company."))
+        sender_id = str(settings.PORTAL_OTP_SMS_SENDER_ID)
+        if not sender_id:
+            first = (
+                Connection.objects.filter(company=company, enabled=True, channels__contains=["sms"])
+                .exclude(sender_ids=[])
+                .order_by("priority", "id")
+                .values_list("sender_ids", flat=True)
+                .first()
+            )
+            if not first:
+                raise ApplicationError(_("No SMS connection is set up to send sign-in codes."))
+            sender_id = first[0]
+        message_send(
+            company=company, actor=None, channel="sms", sender_id=sender_id, to=phone,
+            payload={"text": text, "sensitive": True}, origin=Message.Origin.SYSTEM,
+        )  # fmt: skip
 
 
 def sms_send(*, company: Company | None, phone: str, text: str) -> None:

@@ -16,8 +16,10 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
+from channels_out.models import Message
+from channels_out.services import simulator_connection_create
 from portal.accounts import twofactor
-from portal.accounts.models import OneTimeCode, RecoveryCode, SimulatedSms, TwoFactor, User
+from portal.accounts.models import OneTimeCode, RecoveryCode, TwoFactor, User
 from portal.audit import actions
 from portal.audit.models import AuditDetail, AuditEntry
 from portal.tenants.models import Company
@@ -42,8 +44,18 @@ def on_commit(django_capture_on_commit_callbacks: Capture) -> Callable[[], Abstr
     return make
 
 
+@pytest.fixture(autouse=True)
+def sms_connection(company: Company) -> None:
+    """Sign-in codes leave through the channel layer: the company's simulator connection serves SMS."""
+    simulator_connection_create(company=company, actor=None, sender_ids=["PORTAL"])
+
+
+def _code_sms() -> Any:
+    return Message.objects.filter(origin="system", channel="sms")
+
+
 def _last_code(phone: str = PHONE) -> str:
-    sms = SimulatedSms.objects.filter(phone=phone).order_by("-created_at", "-id").first()
+    sms = Message.objects.filter(address=phone, origin="system").order_by("-created_at", "-id").first()
     assert sms is not None, "no SMS was sent"
     match = re.search(r"\b(\d{6})\b", sms.text)
     assert match is not None, sms.text
@@ -77,8 +89,8 @@ def test_sms_start_sends_a_code_that_is_stored_only_hashed(
 ) -> None:
     with on_commit():
         twofactor.two_factor_sms_start(user=member, company=company, phone="+1 (415) 555-0123")
-    sms = SimulatedSms.objects.get(company=company)
-    assert sms.phone == PHONE
+    sms = Message.objects.get(company=company, origin="system")
+    assert sms.address == PHONE
     code = _last_code()
     assert f"{code} is your Client portal verification code. It expires in 5 minutes." == sms.text
     row = OneTimeCode.objects.get(user=member)
@@ -88,13 +100,50 @@ def test_sms_start_sends_a_code_that_is_stored_only_hashed(
     assert (tf.pending_phone, tf.sms_enabled) == (PHONE, False)  # active only after the code
 
 
+def test_the_code_leaves_through_the_channel_layer_as_system_traffic(
+    member: User, company: Company, on_commit: Callable[[], AbstractContextManager[Any]], admin_user: User
+) -> None:
+    """Issue 5: an SMS Message (origin system, realtime queue) from the company's SMS sender, text hidden in the log."""
+    from unittest import mock
+
+    with mock.patch("channels_out.services.messages_submit_realtime_task") as realtime, on_commit():
+        twofactor.two_factor_sms_start(user=member, company=company, phone=PHONE)
+    sms = Message.objects.get(company=company)
+    assert (sms.channel, sms.origin, sms.direction, sms.sender_id, sms.status) == (
+        "sms",
+        "system",
+        "mt",
+        "PORTAL",
+        "queued",
+    )
+    assert sms.payload["sensitive"] is True
+    assert realtime.delay.call_args.args == (company.pk, [sms.pk])  # the realtime queue, not bulk
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(f"/messages/{sms.uuid}/")
+    assert page.status_code == 200
+    assert _last_code() not in page.content.decode()
+
+
+def test_without_an_sms_connection_no_code_is_sent(
+    member: User, company: Company, on_commit: Callable[[], AbstractContextManager[Any]]
+) -> None:
+    from channels_out.models import Connection
+    from portal.core.exceptions import ApplicationError
+
+    Connection.objects.filter(company=company).update(enabled=False)
+    with pytest.raises(ApplicationError), on_commit():
+        twofactor.two_factor_sms_start(user=member, company=company, phone=PHONE)
+    assert not _code_sms().exists()
+
+
 def test_nothing_is_sent_before_commit(
     member: User, company: Company, django_capture_on_commit_callbacks: Capture
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         twofactor.two_factor_sms_start(user=member, company=company, phone=PHONE)
     assert len(callbacks) == 1
-    assert not SimulatedSms.objects.exists()
+    assert not _code_sms().exists()
 
 
 def test_sms_confirm_enables_and_audits(
@@ -165,7 +214,7 @@ def test_resend_is_throttled(
     first = _last_code()
     with time_machine.travel(start + datetime.timedelta(seconds=61), tick=False), on_commit():
         twofactor.two_factor_sms_resend(user=member, company=company)
-    assert SimulatedSms.objects.count() == 2
+    assert _code_sms().count() == 2
     # The new code replaced the first one.
     if first != _last_code():
         with pytest.raises(ValidationError):
@@ -182,7 +231,7 @@ def test_sender_is_pluggable(
     with on_commit():
         twofactor.two_factor_sms_start(user=member, company=company, phone=PHONE)
     assert [(c, p) for c, p, _t in sent] == [(company, PHONE)]
-    assert not SimulatedSms.objects.exists()
+    assert not _code_sms().exists()
 
 
 sent: list[tuple[Any, str, str]] = []
@@ -508,4 +557,4 @@ def test_asking_again_too_soon_is_explained(
     html = client.post("/accounts/two-factor/sms/", {"phone": PHONE}).content.decode()
     assert "A code was sent a moment ago. You can ask for a new one in" in html
     assert html.count("A code was sent a moment ago.") == 1
-    assert SimulatedSms.objects.count() == 1
+    assert _code_sms().count() == 1

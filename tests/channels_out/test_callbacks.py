@@ -290,3 +290,49 @@ def test_an_answered_report_is_committed_before_the_answer(client: Client, compa
             "SELECT state FROM channels_out_callbackpayload WHERE id = %s", [payload_id]
         ).fetchone()
     assert row == ("received",)
+
+
+# -- RCS suggestion replies (issue 5: a tapped reply or action chip) ---------------------------------------------
+
+
+def test_scripted_suggestion_reply_is_stored_with_its_postback_and_original_message(
+    company: Company, simulator: Connection, script: Any, seen: list[InboundNotice],
+    django_capture_on_commit_callbacks: Capture,
+) -> None:  # fmt: skip
+    script(channel="rcs", inbound_reply="Yes", inbound_postback="confirm:order-42", inbound_delay_seconds=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        original = services.message_send(
+            company=company, actor=None, channel="rcs", sender_id="ACME", to=MOBILE,
+            payload={"text": "Confirm your order?", "suggestions": [{"reply": {"text": "Yes", "postbackData": "confirm:order-42"}}]},
+            origin="chatbot",
+        )  # fmt: skip
+    reply = Message.objects.get(direction="mo")
+    assert (reply.traffic_type, reply.origin, reply.text) == ("p2a", "contact", "Yes")
+    assert reply.payload["postback_data"] == "confirm:order-42"
+    assert reply.in_reply_to_id == original.pk
+    assert [(n.postback_data, n.in_reply_to_id) for n in seen] == [("confirm:order-42", original.pk)]
+
+
+def test_suggestion_reply_without_a_vendor_link_answers_the_latest_rcs_message(
+    company: Company, simulator: Connection, seen: list[InboundNotice],
+    django_capture_on_commit_callbacks: Capture,
+) -> None:  # fmt: skip
+    """Google RBM names no original message: the latest RCS message our sender sent the contact is linked."""
+    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+        older = services.message_send(company=company, actor=None, channel="rcs", sender_id="ACME", to=MOBILE,
+                                       payload={"text": "a"}, origin="broadcast")  # fmt: skip
+        newer = services.message_send(company=company, actor=None, channel="rcs", sender_id="ACME", to=MOBILE,
+                                       payload={"text": "b"}, origin="broadcast")  # fmt: skip
+    assert older.pk < newer.pk
+    event = {**_inbound("sim-in-tap", "Open map"), "channel": "rcs", "postback": "action:map"}
+    body = _body(event)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.callback_store(
+            connection=simulator,
+            body=body,
+            headers={"Signature": services.adapter_for(simulator).sign(body)},  # type: ignore[attr-defined]
+        )
+    reply = Message.objects.get(direction="mo")
+    assert (reply.payload["postback_data"], reply.in_reply_to_id) == ("action:map", newer.pk)
+    typed = Message.objects.filter(direction="mo", in_reply_to__isnull=False).count()
+    assert typed == 1

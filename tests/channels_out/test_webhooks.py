@@ -355,3 +355,62 @@ def test_detail_page_shows_every_attempt(
     fragment = client_for(admin_user).get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'id="webhook-attempts"' in fragment
     assert "<html" not in fragment
+
+
+# -- inbound messages (seed 004 §2.9 "<product>:message:in") ------------------------------------------------------
+
+
+def _customer_writes(simulator: Connection, capture: Capture, *, channel: str = "whatsapp", to: str = "ACME",
+                     postback: str = "") -> None:  # fmt: skip
+    from channels_out import services
+
+    event = {"type": "inbound", "id": f"mo-{channel}-{to}", "channel": channel, "from": MOBILE, "to": to,
+             "text": "Where is my order?", "at": timezone.now().isoformat(), **({"postback": postback} if postback else {})}  # fmt: skip
+    body = json.dumps({"events": [event]}).encode()
+    signature = services.adapter_for(simulator).sign(body)  # type: ignore[attr-defined]
+    with capture(execute=True):
+        services.callback_store(connection=simulator, body=body, headers={"Signature": signature})
+
+
+def test_an_inbound_message_reaches_the_webhook_of_accesses_allowed_on_its_sender(
+    company: Company, simulator: Connection, key: IssuedKey, receiver: Receiver,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:  # fmt: skip
+    other = api_access_create(
+        company=company, actor=None, name="Other sender", scopes=["omni-api"], webhook_url=receiver.url,
+        senders=["OTHER"],
+    )  # fmt: skip
+    _customer_writes(simulator, django_capture_on_commit_callbacks)
+    events = _events(receiver)
+    assert [e["event"] for e in events] == ["whatsapp:message:in"]  # not to the key limited to OTHER
+    payload = events[0]["payload"]
+    assert (payload["recipient"]["from"], payload["channels"], payload["message"]) == (
+        MOBILE, [{"name": "whatsapp", "to": "ACME"}], {"type": "text", "payload": {"text": "Where is my order?"}},
+    )  # fmt: skip
+    headers = receiver.received[0][0]
+    secret = webhooks.webhook_signing_secret(key.access)
+    expected = hmac.new(secret.encode(), headers["signature-timestamp"].encode() + b"." + receiver.received[0][1],
+                        hashlib.sha256).hexdigest()  # fmt: skip
+    assert headers["signature"] == expected
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.access_id, delivery.state, delivery.event) == (
+        key.access.pk,
+        "delivered",
+        "whatsapp:message:in",
+    )
+    assert not WebhookDelivery.objects.filter(access=other.access).exists()
+
+
+def test_an_inbound_message_whose_webhook_fails_goes_to_the_dead_letters(
+    company: Company, simulator: Connection, key: IssuedKey, receiver: Receiver,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:  # fmt: skip
+    receiver.statuses = [500, 500, 500]
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        _customer_writes(simulator, django_capture_on_commit_callbacks, channel="sms")
+        for delay in (10, 100):
+            traveller.shift(datetime.timedelta(seconds=delay))
+            webhooks.webhook_deliveries_send()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.event, delivery.state, delivery.attempts) == ("vmn:message:in", "dead", 3)
+    assert [e["event"] for e in _events(receiver)] == ["vmn:message:in"] * 3

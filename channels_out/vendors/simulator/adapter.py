@@ -56,6 +56,7 @@ DEFAULT_RULE: dict[str, Any] = {
     "report_error_code": "",
     "inbound_reply": "",
     "inbound_delay_seconds": 10,
+    "inbound_postback": "",
     "rcs_capable": True,
     "whatsapp_opted_in": True,
     "whatsapp_verified": True,
@@ -208,6 +209,7 @@ class SimulatorAdapter:
                             sender_id=str(event["to"]),
                             text=str(event.get("text", "")),
                             received_at=at,
+                            payload=_tap(event),
                         )
                     )
                 else:
@@ -290,6 +292,12 @@ class SimulatorAdapter:
                         "to": message.sender_id,
                         "text": str(rule["inbound_reply"]),
                         "at": (now + _secs(later)).isoformat(),
+                        # RCS: a tap on a suggestion chip of the message just sent.
+                        **(
+                            {"postback": str(rule["inbound_postback"]), "reply_to": vendor_id}
+                            if rule.get("inbound_postback") and message.channel == ChannelKind.RCS
+                            else {}
+                        ),
                     },
                 )
             )
@@ -310,6 +318,12 @@ class SimulatorAdapter:
             "error_code": code,
             "at": at.isoformat(),
         }
+
+
+def _tap(event: Mapping[str, Any]) -> dict[str, str]:
+    """An RCS chip tap's postback data and the vendor id of the message it answers (empty for typed text)."""
+    pairs = (("postback_data", "postback"), ("reply_to", "reply_to"))
+    return {key: str(event[name]) for key, name in pairs if event.get(name)}
 
 
 def _secs(value: float) -> datetime.timedelta:

@@ -336,3 +336,33 @@ def test_suggestion_reply_without_a_vendor_link_answers_the_latest_rcs_message(
     assert (reply.payload["postback_data"], reply.in_reply_to_id) == ("action:map", newer.pk)
     typed = Message.objects.filter(direction="mo", in_reply_to__isnull=False).count()
     assert typed == 1
+
+
+def test_a_worker_killed_while_applying_loses_no_answered_report(
+    client: Client, company: Company, simulator: Connection, script: Any,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:  # fmt: skip
+    """kill -9 of the worker mid-apply: its transaction never commits, the raw report stays received, and the
+    next apply run (the restarted worker, or the upkeep beat's kick) brings the message to the same end state."""
+    script(report="none")
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_send(company=company, actor=None, channel="sms", sender_id="ACME", to=MOBILE,
+                                         payload={"text": "x"}, origin="api")  # fmt: skip
+    message.refresh_from_db()
+    with mock.patch("channels_out.views.apply_kick"):  # the answer is sent, the worker has not run yet
+        assert (
+            _post(client, simulator, _body(_status(message.vendor_message_id, "delivered"))).status_code
+            == 200
+        )
+    with (
+        mock.patch("channels_out.services._messages_write", side_effect=SystemExit("worker killed")),
+        pytest.raises(SystemExit),
+    ):
+        services.delivery_events_apply()
+    assert CallbackPayload.objects.get().state == "received"
+    message.refresh_from_db()
+    assert message.status == Message.Status.SUBMITTED
+    assert services.callbacks_pending_kick() is True  # the beat job finds it and the worker applies it
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert CallbackPayload.objects.get().state == "applied"

@@ -142,10 +142,8 @@ def _company(name: str, *, fail_report: str) -> Any:
 
 
 def _numbers(rows: int, prefix: int) -> list[str]:
-    failing = int(rows * 0.3)
-    return [f"+491511{prefix}{i:06d}" for i in range(failing)] + [
-        f"+491518{prefix}{i:06d}" for i in range(rows - failing)
-    ]
+    """``rows`` numbers, 3 in every 10 scripted to fail on SMS (+491511…), interleaved through the run."""
+    return [f"+49151{1 if i % 10 < 3 else 8}{prefix}{i:06d}" for i in range(rows)]
 
 
 def _launch(company: Any, rows: int, prefix: int, wait: int) -> Any:

@@ -178,11 +178,12 @@ class BlockView:
     first: bool
     last: bool
     children: list[BlockView] = field(default_factory=list)
-    links: list[tuple[str, str, str]] = field(default_factory=list)  # (network, label, url)
+    links: list[tuple[str, str, str, list[str]]] = field(default_factory=list)  # network, label, url, errors
 
     @property
     def error_count(self) -> int:
-        return sum(len(v) for v in self.errors.values()) + sum(c.error_count for c in self.children)
+        own = sum(len(v) for v in self.errors.values()) + sum(len(link[3]) for link in self.links)
+        return own + sum(c.error_count for c in self.children)
 
     @property
     def summary(self) -> str:
@@ -222,8 +223,6 @@ def _views(
             last=index == len(blocks) - 1,
         )
         if kind == "wrapper":
-            if f"{here}.blocks" in errors:
-                view.errors["blocks"] = list(errors[f"{here}.blocks"])
             view.children = _views(
                 list(data.get("blocks") or []),
                 errors,
@@ -232,12 +231,18 @@ def _views(
                 ppath=view.path,
             )
         if kind == "social":
-            urls = {
-                str(link.get("network")): str(link.get("url") or "")
-                for link in data.get("links") or []
-                if isinstance(link, dict)
-            }
-            view.links = [(key, str(label), urls.get(key, "")) for key, label in SOCIAL_NETWORKS.items()]
+            # Each network's address with its own errors (``links.<i>.url`` names the i-th link given).
+            found: dict[str, tuple[str, list[str]]] = {}
+            for i, link in enumerate(data.get("links") or []):
+                if isinstance(link, dict):
+                    found[str(link.get("network"))] = (
+                        str(link.get("url") or ""),
+                        [m for k, v in mine.items() if k.startswith(f"links.{i}.") for m in v],
+                    )
+            view.links = [
+                (key, str(label), *found.get(key, ("", []))) for key, label in SOCIAL_NETWORKS.items()
+            ]
+            view.errors = {k: v for k, v in mine.items() if not k.startswith("links.")}
         out.append(view)
     return out
 
@@ -265,8 +270,9 @@ def _one_valid(raw: Any) -> bool:
 
 def editor_state(*, prefix: str, data: Mapping[str, Any], errors: Mapping[str, list[str]]) -> dict[str, Any]:
     """The template's view of one e-mail editor: subject, subtitle, settings, the block tree and the preview."""
-    design = data.get("design") if isinstance(data.get("design"), dict) else {}
-    assert isinstance(design, dict)  # noqa: S101  (narrowing for mypy)
+    design = data.get("design")
+    if not isinstance(design, dict):
+        design = {}
     settings = design.get("settings") if isinstance(design.get("settings"), dict) else {}
     base = f"{prefix}-design-blocks"
     blocks = _views(list(design.get("blocks") or []), errors, base=base, epath="design.blocks", ppath="")

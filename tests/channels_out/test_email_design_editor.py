@@ -317,3 +317,33 @@ def test_preview_follows_the_typing_leaving_out_blocks_not_valid_yet() -> None:
     assert "Half" not in html
     assert 'height="24"' in html  # the wrapper's valid spacer stays
     assert "background-color:#f4f4f4" in html  # an invalid colour falls back to its default
+
+
+def test_social_links_carry_their_own_errors(bm_client: Client) -> None:
+    html = send(bm_client, {"prefix": [PREFIX], f"{PREFIX}-eop": ["add:social"]})
+    assert "Add at least one social network link." in html
+    html = send(
+        bm_client,
+        posted(
+            html,
+            **{
+                f"{PREFIX}__design-blocks-0-links-facebook": "https://facebook.com/acme",
+                f"{PREFIX}__design-blocks-0-links-x": "x.com/acme",
+            },
+        ),
+    )
+    assert re.search(
+        r'name="s-0-c-design-blocks-0-links-x"[^>]*value="x.com/acme"[^>]*>\s*'
+        r'<span class="form-error" data-error-for="links-x">Enter a full web address',
+        html,
+    )
+    assert 'data-error-for="links-facebook"' not in html
+    assert "1 error" in html
+    query = QueryDict(mutable=True)
+    for name, values in posted(html, **{f"{PREFIX}__design-blocks-0-links-x": ""}).items():
+        query.setlist(name, values)
+    content = read(query, PREFIX)
+    assert content["design"]["blocks"][0]["links"] == [
+        {"network": "facebook", "url": "https://facebook.com/acme"}
+    ]
+    assert "Facebook: https://facebook.com/acme" in content["text"]

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import queue
 import re
+import signal
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -319,8 +321,33 @@ class RowChecker:
 _CHECKER: RowChecker | None = None
 
 
-def _worker(spec: ParseSpec, wide: bool, inbox: Any, outbox: Any) -> None:
+def _detach_from_parent(inherited: Sequence[Any]) -> None:
+    """First thing in a checking process: make sure it cannot outlive the import or block it.
+
+    * Signal handlers are the defaults again: forked from a Celery worker, the process would otherwise run the
+      worker's own SIGTERM handler (warm shutdown) and ignore :meth:`terminate`, so the import would wait for it
+      forever (seen with a real worker, ``tests/contacts/test_import_worker.py``).
+    * The pipe ends it inherited but does not use are closed, its own inbox's write end and the other workers'
+      ones included, so that it reads end-of-file, and ends, when the import's process is gone.
+    * On Linux it is killed with its parent (``PR_SET_PDEATHSIG``): a checking process left behind would keep the
+      parent's database connection (its socket is inherited) and so the import's transaction and locks open.
+    """
+    import ctypes
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(signum, signal.SIG_DFL)
+    for connection in inherited:
+        connection.close()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the end-of-file above still ends it
+        pass
+
+
+def _worker(spec: ParseSpec, wide: bool, inbox: Any, outbox: Any, inherited: Sequence[Any] = ()) -> None:
     """A checking process: ``(start, rows)`` in, ``("ok", result)`` or ``("error", exception)`` out, None ends."""
+    _detach_from_parent(inherited)
     checker = RowChecker(spec, wide=wide)
     while True:
         task = inbox.recv()
@@ -376,7 +403,11 @@ def checked_chunks(
     for _index in range(processes):
         inbox_read, inbox_write = context.Pipe(duplex=False)
         outbox_read, outbox_write = context.Pipe(duplex=False)
-        worker = context.Process(target=_worker, args=(spec, wide, inbox_read, outbox_write), daemon=True)
+        # The parent's ends of this worker's pipes and of the workers forked before it: the child closes them.
+        inherited = (inbox_write, outbox_read, *inboxes, *outboxes)
+        worker = context.Process(
+            target=_worker, args=(spec, wide, inbox_read, outbox_write, inherited), daemon=True
+        )
         worker.start()
         inbox_read.close()
         outbox_write.close()
@@ -431,7 +462,10 @@ def checked_chunks(
             if worker.is_alive():
                 worker.terminate()
         for worker in workers:
-            worker.join()
+            worker.join(timeout=5)
+            if worker.is_alive():  # never wait for a process that does not end: kill it
+                os.kill(worker.pid, signal.SIGKILL)
+                worker.join()
         reader.join(timeout=5)
         for connection in (*inboxes, *outboxes):
             connection.close()

@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import datetime
+import multiprocessing
+import os
 import random
+import signal
 import time
 from typing import Any
 from unittest import mock
@@ -289,6 +292,70 @@ def test_a_pipeline_worker_that_dies_fails_the_import_instead_of_hanging() -> No
     ):
         list(results)
     assert imports_pipeline._CHECKER is None
+
+
+def test_workers_end_even_when_the_parent_ignores_sigterm() -> None:
+    """Forked from a Celery worker, the checking processes used to inherit its SIGTERM handler (warm shutdown) and
+    ignore terminate(), so the import waited for them forever. They reset their signal handlers first."""
+    rows = [[f"+1201555{i:04d}", "", "", "", "", "", ""] for i in range(3000)]
+    previous = signal.signal(signal.SIGTERM, lambda *_args: None)  # as the worker's handler: no exit
+    try:
+        started = time.monotonic()
+        with checked_chunks(chunked(iter(rows), 1, 300), SPEC, wide=True, processes=2, window=4) as results:
+            next(iter(results))  # chunks in flight when the import leaves (as after a failure)
+        # Ended by terminate(), not by the 5 s fallback kill.
+        assert time.monotonic() - started < 4
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _die_inside_the_pipeline(pids: Any) -> None:
+    rows = [[f"+1201555{i:04d}", "", "", "", "", "", ""] for i in range(3000)]
+    with checked_chunks(chunked(iter(rows), 1, 300), SPEC, wide=True, processes=2, window=4) as results:
+        next(iter(results))
+        pids.send(_children(os.getpid()))  # a pipe: sent before the kill (a queue sends from a thread)
+        os.kill(os.getpid(), signal.SIGKILL)  # the import's process is killed (OOM, hard time limit, deploy)
+
+
+def test_workers_do_not_outlive_a_killed_import_process() -> None:
+    """A checking process left behind would hold the import's database connection (an inherited socket), and so
+    its transaction and locks; it ends with its parent."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_die_inside_the_pipeline, args=(sender,))
+    process.start()
+    assert receiver.poll(30)
+    children = receiver.recv()
+    process.join(timeout=30)
+    assert process.exitcode == -signal.SIGKILL
+    assert len(children) == 2
+    deadline = time.monotonic() + 5
+    alive = list(children)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if _running(pid)]
+        time.sleep(0.1)
+    assert alive == []
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    if int(handle.read().rsplit(")", 1)[1].split()[1]) == parent:
+                        found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
 
 
 def test_an_xlsx_is_opened_by_the_reader_thread_and_checked_by_the_workers(

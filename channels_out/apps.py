@@ -20,13 +20,6 @@ class ChannelsOutConfig(AppConfig):
         if "api" not in status_subscribers:
             status_subscribers.add("api", api_status_subscriber)
 
-        from channels_out.inbound import inbound_subscribers
-        from channels_out.webhooks import api_inbound_subscriber
-
-        # Inbound messages reach the webhooks of the API accesses that may use their sender (issue 5 §6).
-        if "api-webhooks" not in inbound_subscribers:
-            inbound_subscribers.add("api-webhooks", api_inbound_subscriber)
-
         from django.db import transaction
         from django.db.models.signals import post_delete, post_save
 

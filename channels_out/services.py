@@ -1057,8 +1057,11 @@ def messages_inbound_dispatch(*, company_id: int, message_ids: Sequence[int]) ->
 
     The row is locked (skip_locked), dispatched and marked in one transaction, so a duplicate task finds it
     marked and does nothing; a worker dying mid-dispatch leaves it unmarked for the next try (subscribers are
-    idempotent, as ``inbound`` requires). Side effects: whatever the subscribers do; ``dispatched_at`` set.
+    idempotent, as ``inbound`` requires). Side effects: whatever the subscribers do; the API accesses' webhook
+    deliveries (``webhooks.api_inbound_deliveries_create``); ``dispatched_at`` set.
     """
+    from channels_out.webhooks import api_inbound_deliveries_create  # webhooks imports this module's tasks
+
     dispatched = 0
     for message_id in message_ids:
         with transaction.atomic():
@@ -1074,7 +1077,7 @@ def messages_inbound_dispatch(*, company_id: int, message_ids: Sequence[int]) ->
             )
             if message is None:
                 continue
-            inbound_dispatch(
+            notice = (
                 InboundNotice(
                     company_id=company_id, message_id=message.pk, channel=message.channel,
                     sender_id=message.sender_id, from_address=message.address, text=message.text,
@@ -1083,6 +1086,9 @@ def messages_inbound_dispatch(*, company_id: int, message_ids: Sequence[int]) ->
                     in_reply_to_id=message.in_reply_to_id,
                 )
             )  # fmt: skip
+            inbound_dispatch(notice)
+            # After the sections' subscribers (opt-out words first): the API customers' webhooks (issue 5 §6).
+            api_inbound_deliveries_create(notice)
             Message.objects.filter(pk=message.pk).update(dispatched_at=timezone.now())
             dispatched += 1
     return dispatched

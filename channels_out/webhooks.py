@@ -2,8 +2,9 @@
 
 This module owns the durable delivery of those callbacks:
 
-- ``api_inbound_subscriber`` (``inbound_subscribers["api-webhooks"]``) stores a delivery per inbound message
-  for the webhook of every API access that may use the sender the contact wrote to (seed 004 §2.9 ``…:message:in``).
+- ``api_inbound_deliveries_create`` (called by ``services.messages_inbound_dispatch`` after the sections'
+  inbound subscribers) stores a delivery per inbound message for the webhook of every API access that may use
+  the sender the contact wrote to (seed 004 §2.9 ``…:message:in``).
 - ``api_status_subscriber`` is the ``status_subscribers`` entry for messages of origin ``api`` (registered in
   ``ChannelsOutConfig.ready``); it only enqueues ``webhook_deliveries_create_task``.
 - ``webhook_deliveries_create`` turns status changes into ``WebhookDelivery`` rows (one per message and status:
@@ -159,9 +160,9 @@ def webhook_inbound_event_name(channel: str) -> str:
     return INBOUND_EVENTS.get(channel, f"{channel}:message:in")
 
 
-def api_inbound_subscriber(notice: InboundNotice) -> None:
-    """``inbound_subscribers["api-webhooks"]``: a contact's message reaches the webhook of every API access of
-    the company that may use the sender it was written to (``senders`` empty or naming it, scope omni-api).
+def api_inbound_deliveries_create(notice: InboundNotice) -> None:
+    """A contact's message reaches the webhook of every API access of the company that may use the sender it was
+    written to (``senders`` empty or naming it, scope omni-api).
 
     Runs in the dispatch worker's transaction: the deliveries are stored there (one per access and message; a
     repeated dispatch adds nothing) and sent by the same machinery as status callbacks (signature, retries,

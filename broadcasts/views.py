@@ -181,9 +181,15 @@ def _form_page(request: PortalRequest, broadcast: Broadcast | None) -> HttpRespo
             form = BroadcastForm(initial=initial_of(broadcast), company=company)
             rows = step_rows_of(broadcast)
         else:
-            # Contacts → Targets "To broadcasts" (guide §8.3) opens this form with the target chosen.
+            # Contacts → Targets "To broadcasts" (guide §8.3) opens this form with the target chosen; a quick
+            # import (guide §8.2 L2221) opens it with the import's tag.
             form = BroadcastForm(
-                initial={"instantly": True, "targets": request.GET.getlist("target")}, company=company
+                initial={
+                    "instantly": True,
+                    "targets": request.GET.getlist("target"),
+                    "tags": request.GET.getlist("tag"),
+                },
+                company=company,
             )
             rows = []
         return render_page(request, template, _form_context(request, form, rows, broadcast), partial="form")

@@ -8,6 +8,7 @@ The wizard's five steps: 1 File Upload, 2 Select the first row, 3 Attribute mapp
 from __future__ import annotations
 
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -30,7 +31,6 @@ from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
 from portal.core.forms import ServiceErrorsMixin, apply_service_error
 from portal.core.htmx import is_fragment_request, redirect_after_form, render_page
-from portal.core.menu import BY_KEY
 from portal.core.request import PortalRequest
 from portal.tenants.access import company_view, get_for_company_or_404
 
@@ -323,19 +323,25 @@ def import_progress(request: PortalRequest, uuid: str) -> HttpResponse:
 
 
 def _after_quick_import(request: PortalRequest, contact_import: ContactImport) -> HttpResponse:
-    tag = contact_import.tag.name if contact_import.tag else ""
+    """Guide §8.2 L2221 (acceptance 24): on to New broadcast with the imported numbers (the import's tag) as
+    recipients; a role that may not create broadcasts stays on the import's report."""
+    tag = contact_import.tag
     messages.success(
         request,
         _(
             "%(imported)d new numbers imported, %(skipped)d stored ones kept; all of them carry the tag "
-            "“%(tag)s”. Broadcasts are not available yet: choose the tag as recipients once they are."
+            "“%(tag)s”."
         )
-        % {"imported": contact_import.imported, "skipped": contact_import.skipped, "tag": tag},
+        % {
+            "imported": contact_import.imported,
+            "skipped": contact_import.skipped,
+            "tag": tag.name if tag else "",
+        },
     )
-    # TODO(broadcasts): open the new-broadcast form with these recipients (#7)
-    item = BY_KEY["broadcasts"]
-    if item.any_perm & request.membership.permission_codes:
-        return HttpResponseClientRedirect(item.url)
+    if tag is not None and request.membership.has_perm(permissions.BROADCASTS_MANAGE):
+        return HttpResponseClientRedirect(
+            reverse("broadcasts:broadcast-create") + "?" + urlencode({"tag": str(tag.uuid)})
+        )
     return HttpResponseClientRedirect(reverse("contacts:import-detail", args=[contact_import.uuid]))
 
 

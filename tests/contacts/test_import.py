@@ -17,9 +17,10 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from contacts.models import Contact, ContactImport, ImportPreset, Tag
 from contacts.services import imports
+from portal.accounts import permissions
 from portal.accounts.models import User
-from portal.core.menu import BY_KEY
 from portal.tenants.models import Company
+from tests import factories
 from tests.contacts.factories import make_attribute, make_contact
 
 T = "contacts.models.ContactAttribute.Type"
@@ -389,8 +390,11 @@ def test_quick_import_tags_stored_numbers_without_duplicating_them(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("contacts:import-run", args=[contact_import.uuid]))
     response = client.get(reverse("contacts:import-progress", args=[contact_import.uuid]))
-    # The Broadcasts menu entry: the "not available yet" page until the section exists.
-    assert response["HX-Redirect"] == BY_KEY["broadcasts"].url
+    # On to New broadcast with the import's tag chosen as recipients (guide §8.2 L2221).
+    tag = Tag.objects.get(company=company, name="promo")
+    assert response["HX-Redirect"] == f"{reverse('broadcasts:broadcast-create')}?tag={tag.uuid}"
+    form = client.get(response["HX-Redirect"], HTTP_HX_REQUEST="false").content.decode()
+    assert f'<option value="{tag.uuid}" selected>promo</option>' in form
     assert Contact.objects.filter(company=company).count() == 2
     stored.refresh_from_db()
     assert stored.first_name == "Kept"
@@ -398,8 +402,25 @@ def test_quick_import_tags_stored_numbers_without_duplicating_them(
         "+12015550151",
         "+12015550152",
     }
-    page = client.get(reverse("contacts:contact-list"), HTTP_HX_REQUEST="false")
-    assert "1 new numbers imported, 1 stored ones kept" in page.content.decode()
+    assert "1 new numbers imported, 1 stored ones kept" in form
+
+
+def test_quick_import_without_broadcast_permission_stays_on_its_report(
+    company: Company, htmx_client_for: ClientFor, django_capture_on_commit_callbacks: Any
+) -> None:
+    role = factories.make_role(company, {permissions.CONTACTS_MANAGE}, name="Contacts only")
+    user = factories.make_user(company, [role], login="contacts-only")
+    client = htmx_client_for(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("contacts:import-start"),
+            {"file": ContentFile(csv_bytes([["+12015550161"]]), name="p.csv"), "kind": "quick"},
+        )
+    contact_import = ContactImport.objects.get(company=company)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("contacts:import-run", args=[contact_import.uuid]))
+    response = client.get(reverse("contacts:import-progress", args=[contact_import.uuid]))
+    assert response["HX-Redirect"] == reverse("contacts:import-detail", args=[contact_import.uuid])
 
 
 def test_quick_import_refuses_a_file_with_more_columns(company: Company) -> None:

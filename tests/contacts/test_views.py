@@ -360,3 +360,36 @@ def test_outsider_gets_404_on_another_companys_objects(
     contact.refresh_from_db()
     assert contact.first_name == ""
     assert Target.objects.filter(company=company).count() == 1
+
+
+def test_an_attribute_created_from_import_step_3_sends_the_wizard_back_to_step_1(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """Acceptance 20 (guide §8.2 L2292): the mapping step links to the Attribute manager, and saving the new
+    attribute leads back to step 1 of the import; a next address off the site is ignored."""
+    from django.core.files.base import ContentFile
+
+    from contacts.models import ContactImport
+
+    client = client_for(admin_user)
+    client.post(
+        reverse("contacts:import-start"),
+        {"file": ContentFile(b"phone,kids\n+12015550171,2\n", name="kids.csv"), "kind": "regular"},
+    )
+    contact_import = ContactImport.objects.get(company=company)
+    client.post(reverse("contacts:import-first-row", args=[contact_import.uuid]), {"first_row": "2"})
+    page = client.get(reverse("contacts:import-mapping", args=[contact_import.uuid])).content.decode()
+    link = f"{reverse('contacts:attribute-create')}?next={reverse('contacts:import-start')}"
+    assert f'href="{link}" id="import-attribute-manager"' in page
+    form = client.get(link).content.decode()
+    assert f'name="next" value="{reverse("contacts:import-start")}"' in form
+    response = client.post(link, {"name": "kids", "type": "number", "next": reverse("contacts:import-start")})
+    assert response["Location"] == reverse("contacts:import-start")
+    response = client.post(
+        reverse("contacts:attribute-create"), {"name": "pets", "type": "number", "next": "//evil.example/"}
+    )
+    assert response["Location"] == reverse("contacts:attribute-list")
+    assert set(ContactAttribute.objects.filter(company=company).values_list("name", flat=True)) == {
+        "kids",
+        "pets",
+    }

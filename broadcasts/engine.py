@@ -33,7 +33,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -735,9 +735,11 @@ def recipients_advance(
 def _start_room(company_id: int) -> int:
     """How many new recipients the company may start now: its share of QUEUED_LIMIT minus its own backlog.
 
-    Fairness (issue 7 "Measured"): the limit is divided among the companies whose broadcast messages wait for a
-    submit, so a second company's run gets an equal share of the queue as soon as it starts, instead of queuing
-    behind a big run's whole backlog. One read of the outbox (its partial index holds only queued rows).
+    Fairness (issue 7 "Measured"): the limit is divided among the companies that are sending, i.e. have broadcast
+    messages waiting for a submit or a running broadcast with recipients not yet started (its counters, refreshed
+    by the sweep), so a second company's run gets an equal share of the queue as soon as it starts instead of
+    queuing behind a big run's whole backlog, and keeps it while its own queue is momentarily empty. Two small
+    reads: the outbox's partial index (queued rows only) and the running runs (index ``broadcast_active``).
     """
     backlog: dict[int, int] = dict(
         Message.objects.filter(status=Message.Status.QUEUED, origin=Message.Origin.BROADCAST)
@@ -745,7 +747,10 @@ def _start_room(company_id: int) -> int:
         .annotate(n=Count("id"))
         .order_by()
     )
-    companies = len(set(backlog) | {company_id})
+    starting = Broadcast.objects.filter(status=Status.IN_PROGRESS, initiated__lt=F("contacts")).values_list(
+        "company_id", flat=True
+    )
+    companies = len(set(backlog) | set(starting) | {company_id})
     return QUEUED_LIMIT // companies - backlog.get(company_id, 0)
 
 

@@ -60,6 +60,9 @@ def test_new_recipients_wait_for_the_backlog_and_share_it_between_companies(
     Message.objects.filter(pk__in=list(sent)).update(status=Message.Status.SUBMITTED)
     assert engine.recipients_advance(company_id=company.pk, broadcast_id=big.pk) == 1
     assert (_initiated(big), _initiated(small)) == (7, 3)
+    # The second company's queue empties but it still has recipients to start: the first keeps half (3 queued).
+    Message.objects.filter(company=other_company).update(status=Message.Status.SUBMITTED)
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=big.pk) == 0
 
 
 def test_timers_fast_lane_fires_due_hops_and_never_starts_new_recipients(

@@ -460,9 +460,10 @@ def run(args: argparse.Namespace) -> None:
     procs.start_beat()
     results = {}
     try:
-        for name, scenario in (("throughput", throughput), ("fairness", fairness), ("fault", fault)):
-            if args.scenario == "all" or name in args.scenario.split(","):
-                results[name] = scenario(args, procs)
+        scenarios = {"throughput": throughput, "fairness": fairness, "fault": fault}
+        names = list(scenarios) if args.scenario == "all" else args.scenario.split(",")
+        for name in names:  # in the order given
+            results[name] = scenarios[name](args, procs)
     finally:
         procs.stop()
     print(f"results: {results}")

@@ -310,7 +310,7 @@ def editor_prefix(index: int) -> str:
 def step_row(step: StepData) -> dict[str, Any]:
     """The editor's row of a stored step: the plain fields, and the constructor's ``format`` and ``data``."""
     row: dict[str, Any] = {name: str(getattr(step, name)) for name in STEP_FIELDS}
-    key, data = content_format(step.content())
+    key, data = content_format(step.channel, step.content())
     row["format"], row["data"] = text_upgrade(step.channel, key, data)
     return row
 

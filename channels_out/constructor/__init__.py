@@ -20,8 +20,8 @@ Contract (for the broadcast steps, conversations, chatbots, notification and con
 - The htmx endpoint ``channels_out:constructor-editor`` (POST, ``prefix`` + the editor's fields) re-renders one
   editor: format switch, ``cop=add:<list path>`` / ``remove:<item path>`` / ``up:<item path>`` /
   ``down:<item path>`` (cards, suggestions, buttons, sections, options), and ``part=preview`` for the preview alone.
-- A stored message is ``{format_key: data}``; ``content_format(content)`` gives the one format it sends (a key other
-  than ``"text"`` wins over the plain ``"text"`` of older steps), ``text_upgrade`` turns a plain-text message of a
+- A stored message is ``{format_key: data}``; ``content_format(channel, content)`` gives the one format it sends
+  (the engine's rule, ``formats.sent_format_key``), ``text_upgrade`` turns a plain-text message of a
   one-format channel (push, TTS, mobile push, e-mail) into that format's JSON.
 - Media URL fields include ``assets/_media_field.html`` (``name``, ``value``, ``channel``, ``kind``) once that
   template exists, a plain URL input until then.

@@ -15,6 +15,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from channels_out.constructor.schema import Field, apply_op, bind, blank_fields, other_errors, read_fields
+from channels_out.formats import sent_format_key
 from channels_out.formats.base import FORMATS, Format, Reader
 from channels_out.formats.preview import format_preview
 from channels_out.kinds import ChannelKind
@@ -86,14 +87,12 @@ def message_blank(channel: str, key: str, data: Any) -> bool:
     return blank_fields(editor.fields, data)
 
 
-def content_format(content: Mapping[str, Any] | None) -> tuple[str, Any]:
-    """The one format a stored ``{format_key: data}`` message sends: a key other than ``"text"`` wins over the
-    plain ``"text"`` (steps of issue 7 keep their text next to a rich format); ``("text", {})`` when empty."""
+def content_format(channel: str, content: Mapping[str, Any] | None) -> tuple[str, Any]:
+    """The one format of a stored ``{format_key: data}`` message that is sent, with its data: the engine's rule
+    (``formats.sent_format_key``), so the editor reopens what the recipient gets; ``("text", {})`` when empty."""
     content = content or {}
-    for key, data in content.items():
-        if key != "text":
-            return key, data
-    return "text", content.get("text") or {}
+    key = sent_format_key(channel, content) or "text"
+    return key, content.get(key) or {}
 
 
 # The plain-text message of a one-format channel, as that format's JSON (reopening a step saved before issue 8).

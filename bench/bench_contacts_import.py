@@ -8,6 +8,7 @@ Measures, through the real services (``contacts.services.imports``) on a fresh c
   checking workers): the largest sum of their proportional set sizes (Pss), sampled from /proc every 100 ms.
 
 Run: .venv/bin/python bench/bench_contacts_import.py [--rows 1000000] [--skip-xlsx] [--repeat 3]
+[--without-slot-indexes] (the last one measures what the per-slot sort indexes cost the import)
 It uses its own database (portal_bench_ct by default); each import runs in a child process so that its peak
 memory is its own, and the child deletes its company's contacts afterwards so that every run meets the same table
 (the contacts of earlier companies stay as other tenants' rows). With --repeat, times are medians. The files are
@@ -88,6 +89,16 @@ def child(path: str, fmt: str) -> None:
             company=company, actor=None, name="Level", type="list", options=["gold", "silver", "bronze"]
         ),
     }
+    if os.environ.get("BENCH_WITHOUT_SLOT_INDEXES"):
+        # --without-slot-indexes: what the per-slot sort indexes cost the import (they are shared by every company;
+        # the next run's attribute_create builds them again).
+        from django.db import connection as db
+
+        from contacts.indexes import slot_index_name
+
+        with db.cursor() as cursor:
+            for attribute in attrs.values():
+                cursor.execute(f'DROP INDEX IF EXISTS "{slot_index_name(attribute.slot)}"')
     mapping = {
         0: "phone",
         1: "first_name",
@@ -262,12 +273,15 @@ def main() -> None:
     parser.add_argument("--skip-xlsx", action="store_true")
     parser.add_argument("--skip-csv", action="store_true")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--without-slot-indexes", action="store_true", help="drop the per-slot indexes first")
     parser.add_argument("--child")
     parser.add_argument("--format", default="csv")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.format)
         return
+    if args.without_slot_indexes:
+        os.environ["BENCH_WITHOUT_SLOT_INDEXES"] = "1"  # read by the child processes
 
     subprocess.run(
         ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",

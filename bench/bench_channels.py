@@ -48,6 +48,8 @@ def main() -> None:
 
     company = Company.objects.filter(name="Bench Channels").first() or company_create(name="Bench Channels")
     Message.objects.filter(company=company).delete()
+    # Every waiting raw report of the database, not only ours: the apply phase below drains them all.
+    CallbackPayload.objects.filter(state=CallbackPayload.State.RECEIVED).delete()
     CallbackPayload.objects.filter(company=company).delete()
     connection = services.simulator_connection_create(
         company=company, actor=None, name=f"Sim {time.time_ns()}", sender_ids=["BENCH"]

@@ -37,6 +37,7 @@ class PoEntry:
     line: int
     msgid: str = ""
     msgid_plural: str | None = None
+    msgctxt: str | None = None
     msgstr: dict[int, str] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
     obsolete: bool = False
@@ -80,6 +81,8 @@ def parse_po(text: str) -> list[PoEntry]:
             kind, index = target
             if kind == "msgid":
                 entry.msgid += _unquote(line)
+            elif kind == "msgctxt":
+                entry.msgctxt = (entry.msgctxt or "") + _unquote(line)
             elif kind == "msgid_plural":
                 entry.msgid_plural = (entry.msgid_plural or "") + _unquote(line)
             elif kind == "msgstr":
@@ -100,7 +103,7 @@ def parse_po(text: str) -> list[PoEntry]:
         entry.obsolete = entry.obsolete or obsolete
         value = _unquote(literal)
         if keyword == "msgctxt":
-            target = ("msgctxt", 0)
+            entry.msgctxt, target = value, ("msgctxt", 0)
         elif keyword == "msgid":
             entry.msgid, target = value, ("msgid", 0)
         elif keyword == "msgid_plural":
@@ -197,10 +200,17 @@ def test_compiled_catalogue_matches_the_po() -> None:
         compiled = gettext.GNUTranslations(handle)
     stale = []
     for entry in _messages():
+        ctx = entry.msgctxt
         if entry.msgid_plural is None:
-            if compiled.gettext(entry.msgid) != entry.msgstr[0]:
+            got = compiled.gettext(entry.msgid) if ctx is None else compiled.pgettext(ctx, entry.msgid)
+            if got != entry.msgstr[0]:
                 stale.append(entry.msgid)
-        elif [compiled.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)] != [
+        elif [
+            compiled.ngettext(entry.msgid, entry.msgid_plural, n)
+            if ctx is None
+            else compiled.npgettext(ctx, entry.msgid, entry.msgid_plural, n)
+            for n in (1, 2)
+        ] != [
             entry.msgstr[0],
             entry.msgstr[1],
         ]:

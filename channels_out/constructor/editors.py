@@ -429,7 +429,13 @@ register_editor(
         (
             Field("text", _("Text to read"), kind="textarea", max_length=simple.BODY_MAX, required=True),
             Field(
-                "language", _("Language"), kind="choice", choices=(("en", _("English")), ("es", _("Spanish")))
+                "language",
+                _("Language"),
+                kind="choice",
+                choices=(
+                    ("en", pgettext_lazy("language of a spoken message", "English")),
+                    ("es", _("Spanish")),
+                ),
             ),
             Field(
                 "repeat",

@@ -34,6 +34,7 @@ from channels_out.constructor import message_blank
 from channels_out.formats import FORMATS, content_errors, sent_format_key
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
+from channels_out.sessions import whatsapp_verified_senders
 from channels_out.validation import address_normalize, payload_text
 from contacts.models import Tag, Target
 from contacts.services import target_launches_add
@@ -213,6 +214,25 @@ def _step_errors(company: Company, index: int, step: StepData, *, launching: boo
                 % {"sender": step.sender_id, "channel": label},
             )
     content = step.content()
+    sender = step.sender_id.strip()
+    if (
+        index == 0
+        and step.channel == ChannelKind.WHATSAPP
+        and sender
+        and sent_format_key(step.channel, content) != "template"
+        and sender not in whatsapp_verified_senders(company.pk)
+    ):
+        # Guide §13.1 / inventory A acceptance 71: only a company verified by WhatsApp may open a conversation with
+        # a free message, and a broadcast's first step opens one. Later steps stay allowed: they reach the contact
+        # only after an earlier channel, and the channel layer still refuses a free message outside the 24 h window.
+        add(
+            "sender_id",
+            _(
+                "Sender ID %(sender)s is not verified by WhatsApp, so a broadcast cannot open with a free WhatsApp "
+                "message. Choose an Approved WhatsApp template or put another channel first."
+            )
+            % {"sender": sender},
+        )
     if "text" in content and (step.text or step.title or launching):
         try:
             payload_text(step.channel, content["text"])

@@ -54,6 +54,16 @@ def is_whatsapp_template(payload: Mapping[str, Any]) -> bool:
     return "template" in (payload.get("type"), payload.get("format"))
 
 
+def whatsapp_verified_senders(company_id: int) -> set[str]:
+    """The WhatsApp sender IDs of the company served by an enabled connection marked verified by WhatsApp."""
+    verified: set[str] = set()
+    for senders in Connection.objects.filter(
+        company_id=company_id, enabled=True, whatsapp_verified=True, channels__contains=[ChannelKind.WHATSAPP]
+    ).values_list("sender_ids", flat=True):
+        verified.update(senders)
+    return verified
+
+
 def session_bound(message: Message) -> bool:
     """Whether the session rules apply to this outgoing message."""
     if message.channel == ChannelKind.VIBER:
@@ -76,11 +86,7 @@ def sessions_reserve(
         return {}
     verified: set[str] = set()
     if any(m.channel == ChannelKind.WHATSAPP for _i, m in bound):
-        for senders in Connection.objects.filter(
-            company_id=company_id, enabled=True, whatsapp_verified=True,
-            channels__contains=[ChannelKind.WHATSAPP],
-        ).values_list("sender_ids", flat=True):  # fmt: skip
-            verified.update(senders)
+        verified = whatsapp_verified_senders(company_id)
     sessions = {
         (s.channel, s.sender_id, s.address): s
         for s in ChannelSession.objects.select_for_update()

@@ -253,3 +253,18 @@ def test_relaunch_is_refused_unless_complete(company: Company, simulator: Connec
     draft = _save(company, action="draft", numbers=NUMBERS, steps=[sms()])
     with pytest.raises(BroadcastStateError, match="Complete broadcasts only"):
         services.broadcast_relaunch_failed(company=company, actor=None, broadcast=draft)
+
+
+def test_unverified_whatsapp_sender_cannot_open_with_a_free_message(
+    company: Company, simulator: Connection
+) -> None:
+    """Inventory A acceptance 71 (guide §13.1): a free WhatsApp message as the opening step needs a verified sender;
+    the same message as a later step, or with a verified connection, is accepted."""
+    whatsapp = StepData(channel="whatsapp", sender_id="ACME", text="Hello")
+    Connection.objects.filter(pk=simulator.pk).update(whatsapp_verified=False)
+    error = _refused(company, "not verified by WhatsApp", numbers=["+34600000001"], steps=[whatsapp])
+    assert list(error.message_dict) == ["steps.0.sender_id"]
+    later = _save(company, numbers=["+34600000001"], steps=[sms(), whatsapp], action="draft")
+    assert later.steps.count() == 2
+    Connection.objects.filter(pk=simulator.pk).update(whatsapp_verified=True)
+    assert _save(company, numbers=["+34600000001"], steps=[whatsapp], action="draft").pk

@@ -87,6 +87,7 @@ class ChannelOutputSerializer(serializers.Serializer[BroadcastStep]):
     wait_for = serializers.CharField()
     wait_seconds = serializers.IntegerField(source="waiting_seconds")
     message = serializers.DictField(source="text_content")
+    content = serializers.JSONField(help_text="The stored message keyed by its constructor format (issue 8).")
 
 
 class ChannelStatsSerializer(serializers.Serializer[ChannelStats]):
@@ -180,7 +181,10 @@ class BroadcastListApi(ApiView):
                 choices=BroadcastStep.WaitFor.values, required=False, default=BroadcastStep.WaitFor.DELIVERY
             )
             wait_seconds = serializers.IntegerField(min_value=0, required=False, default=600)
-            message = MessageSerializer()
+            message = MessageSerializer(required=False, default=dict)
+            # Issue 8: a constructor format of the channel keyed by its format ({"carousel": {...}}), validated by
+            # channels_out.formats like the step editor; errors read channels.<n>.content.<format>.<field>.
+            content = serializers.DictField(required=False, default=dict)
 
         name = serializers.CharField(max_length=255)
         description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -229,8 +233,9 @@ class BroadcastListApi(ApiView):
                 wait_for=c["wait_for"],
                 wait_value=_wait(c["wait_seconds"])[0],
                 wait_unit=_wait(c["wait_seconds"])[1],
-                text=c["message"]["text"],
-                title=c["message"]["title"],
+                text=c["message"].get("text", ""),
+                title=c["message"].get("title", ""),
+                formats=c["content"],
             )
             for c in values["channels"]
         ]

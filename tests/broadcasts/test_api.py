@@ -80,6 +80,7 @@ class TestBroadcastCreateApi:
                 "wait_for": "delivery",
                 "wait_seconds": 600,
                 "message": {"text": "Hi"},
+                "content": {"text": {"text": "Hi"}},
             }
         ]
         broadcast = Broadcast.objects.get(uuid=data["id"])
@@ -120,6 +121,33 @@ class TestBroadcastCreateApi:
         malformed = http.post(live_server.url + URL, headers=_headers(key), json={"recipients": {}})
         assert "name" in _error(malformed, 422, "validation_error")["error"]["fields"]
         assert not Broadcast.objects.exists()
+
+    def test_rich_content_is_validated_by_its_format_and_read_back(
+        self, live_server: Any, http: requests.Session, key: IssuedKey, simulator: Connection
+    ) -> None:
+        """Issue 8 through the API: a step's constructor format (an RCS rich card) is stored as given and shown
+        back; a title over the limit is refused at channels.<n>.content.<format>.<field>, nothing saved."""
+        card = {"title": "Sale", "text": "Half price today", "media": {"url": "https://example.com/a.png"}}
+        channel = {
+            "name": "rcs",
+            "sender": "ACME",
+            "wait_for": "delivery",
+            "content": {"rich_card": {"card": card}},
+        }
+        too_long = {**channel, "content": {"rich_card": {"card": {**card, "title": "x" * 201}}}}
+        error = _error(
+            http.post(live_server.url + URL, headers=_headers(key), json=_body(channels=[too_long])),
+            422,
+            "validation_error",
+        )
+        assert list(error["error"]["fields"]) == ["channels.0.content.rich_card.card.title"]
+        assert not Broadcast.objects.exists()
+        response = http.post(live_server.url + URL, headers=_headers(key), json=_body(channels=[channel]))
+        assert response.status_code == 201, response.text
+        shown = response.json()["data"]["channels"][0]
+        assert shown["content"]["rich_card"]["card"]["title"] == "Sale"
+        stored = Broadcast.objects.get(uuid=response.json()["data"]["id"]).steps.get()
+        assert stored.content == shown["content"]
 
     def test_moderation_company_refuses_a_direct_launch(
         self,

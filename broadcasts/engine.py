@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from broadcasts import personalize, quiet
+from broadcasts.addresses import step_address
 from broadcasts.models import (
     Broadcast,
     BroadcastAttempt,
@@ -58,7 +59,7 @@ from channels_out.kinds import ChannelKind
 from channels_out.models import Connection, Message
 from channels_out.services import OutgoingItem, adapter_for, message_send_batch
 from channels_out.status_hooks import StatusNotice
-from channels_out.validation import PHONE_CHANNELS, address_normalize, payload_text
+from channels_out.validation import payload_text
 from contacts.models import Contact, ContactAttribute, ContactTag
 from contacts.selectors import opted_out_contact_ids, target_contacts
 from portal.core.listing import ListQueryError
@@ -457,19 +458,15 @@ def quiet_window_of(
 
 
 def _address_for(ctx: _Context, step: BroadcastStep, recipient: BroadcastRecipient) -> tuple[str, str]:
-    """The recipient's address on the step's channel, or ("", why not)."""
-    if step.channel in PHONE_CHANNELS:
-        try:
-            return address_normalize(step.channel, recipient.address, default_country="").value, ""
-        except ValidationError as exc:
-            return "", " ".join(exc.messages)
-    if step.channel == ChannelKind.EMAIL:
-        row = ctx.contacts.get(recipient.contact_id or 0)
-        email = (row or {}).get("email") or ""
-        return (email, "") if email else ("", _("No e-mail address."))
-    # Push and Mobile push need the contact's app or device id, which contacts do not hold yet.
-    # TODO(contacts): read the device/app id once contacts store one (#7).
-    return "", _("No %(channel)s address.") % {"channel": step.get_channel_display()}
+    """The recipient's address on the step's channel, or ("", why not) (``broadcasts.addresses``)."""
+    row = ctx.contacts.get(recipient.contact_id or 0) or {}
+    return step_address(
+        step.channel,
+        phone=recipient.address,
+        email=row.get("email") or "",
+        attributes=row.get("attributes") or {},
+        attribute_keys=ctx.attribute_names,
+    )
 
 
 def _payload(step: BroadcastStep, values: dict[str, str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from broadcasts import quiet
+from broadcasts.addresses import step_address
 from broadcasts.engine import quiet_window_of
 from broadcasts.models import BroadcastStep
 from broadcasts.selectors import recipients_count
@@ -33,7 +34,7 @@ from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
 from channels_out.services import adapter_for
 from channels_out.sms import GSM7, sms_info
-from channels_out.validation import PHONE_CHANNELS, address_normalize, payload_text
+from channels_out.validation import payload_text
 from contacts.models import Contact, ContactAttribute, ContactTag, Target
 from contacts.selectors import opted_out_contact_ids, target_contacts
 from portal.core.listing import ListQueryError
@@ -144,16 +145,14 @@ def _rcs_checker(connection: Connection | None) -> Callable[[str], bool]:
     return lambda address: bool(check(ChannelKind.RCS, address))
 
 
-def _address_problem(step: StepData, person: _Person) -> str:
-    if step.channel in PHONE_CHANNELS:
-        try:
-            address_normalize(step.channel, person.address, default_country="")
-        except ValidationError as exc:
-            return " ".join(exc.messages)
-        return ""
-    if step.channel == ChannelKind.EMAIL:
-        return "" if person.email else _("No e-mail address.")
-    return _("No %(channel)s address.") % {"channel": ChannelKind(step.channel).label}
+def _address_problem(step: StepData, person: _Person, attribute_keys: dict[str, str]) -> str:
+    return step_address(
+        step.channel,
+        phone=person.address,
+        email=person.email,
+        attributes=person.attributes,
+        attribute_keys=attribute_keys,
+    )[1]
 
 
 def fallback_preview(
@@ -210,16 +209,10 @@ def fallback_preview(
         allowed_from=data.allowed_from,
         allowed_till=data.allowed_till,
     )
-    tz_key = ""
-    if window is not None and tz_attribute:
-        tz_key = next(
-            (
-                a.key
-                for a in ContactAttribute.objects.filter(company=company)
-                if a.name.lower() == tz_attribute.lower()
-            ),
-            "",
-        )
+    attribute_keys = {a.name.strip().lower(): a.key for a in ContactAttribute.objects.filter(company=company)}
+    tz_key = (
+        attribute_keys.get(tz_attribute.strip().lower(), "") if window is not None and tz_attribute else ""
+    )
     held = 0
     held_release: datetime.datetime | None = None
     paths: list[tuple[str, list[str]]] = []
@@ -239,7 +232,7 @@ def fallback_preview(
                 if not rcs_known[person.address]:
                     reason = _("Not RCS capable (capability check).")
             if not reason:
-                reason = _address_problem(step, person)
+                reason = _address_problem(step, person, attribute_keys)
             if reason:
                 hop.skipped[reason] = hop.skipped.get(reason, 0) + 1
                 path.append(_("%(channel)s: skipped (%(reason)s)") % {"channel": hop.label, "reason": reason})

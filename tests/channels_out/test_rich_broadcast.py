@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from broadcasts import engine
 from broadcasts.models import Broadcast, BroadcastAttempt, BroadcastStep
 from broadcasts.services import StepData
 from channels_out import services
@@ -95,7 +94,8 @@ def anna(company: Company) -> None:
     from tests.contacts.factories import make_attribute
 
     size = make_attribute(company, "Size", "text")
-    make_contact(company, A, first_name="Anna", attributes={size.key: "42"})
+    token = make_attribute(company, "Push token", "text")  # broadcasts.addresses: the Push address
+    make_contact(company, A, first_name="Anna", attributes={size.key: "42", token.key: "device-anna"})
 
 
 def test_rich_chain_reaches_the_simulator_personalised(
@@ -103,11 +103,11 @@ def test_rich_chain_reaches_the_simulator_personalised(
 ) -> None:
     for channel in ("rcs", "viber", "whatsapp"):
         script(channel=channel, report="undelivered", report_error_code="013")
-    broadcast = launch(numbers=[A], steps=steps())
+    launch(numbers=[A], steps=steps())
     for _ in range(4):
         sweep()
-    messages = {m.channel: m for m in Message.objects.filter(address=A)}
-    assert set(messages) == {"rcs", "viber", "whatsapp"}
+    messages = {m.channel: m for m in Message.objects.filter(company=company)}
+    assert set(messages) == {"rcs", "viber", "whatsapp", "push"}
 
     def got(channel: str) -> dict[str, Any]:
         record = received(messages[channel].client_reference)
@@ -129,23 +129,10 @@ def test_rich_chain_reaches_the_simulator_personalised(
     # The message log keeps a readable summary of each rich message.
     assert messages["rcs"].text.startswith("Shoes for Anna | Size 42")
     assert messages["whatsapp"].payload == {"format": "list", "content": {**LIST, "body": "Anna, pick one"}}
-    # Push: the engine has no device id for a contact yet (contacts keep none: #7), so the step is skipped; the
-    # payload it would send is checked and sent through the channel layer directly below.
-    push_attempt = BroadcastAttempt.objects.get(broadcast=broadcast, step__channel="push")
-    assert push_attempt.reason == "No Push address."
-    push_step = BroadcastStep.objects.get(broadcast=broadcast, channel="push")
-    payload = engine._payload(push_step, {"first_name": "Anna"})
-    assert payload == {"format": "push", "content": {**PUSH, "text": "Hi Anna"}}
-    sent = services.message_send(
-        company=company,
-        actor=None,
-        channel="push",
-        sender_id="ACME",
-        to="device-1",
-        payload=payload,
-        origin="api",
-    )
-    assert sent.text == "Sale | Hi Anna"
+    # Push: the contact's "Push token" attribute is its address (broadcasts.addresses).
+    assert messages["push"].address == "device-anna"
+    assert (got("push")["format"], got("push")["content"]) == ("push", {**PUSH, "text": "Hi Anna"})
+    assert messages["push"].text == "Sale | Hi Anna"
 
 
 def test_a_step_invalid_after_personalisation_is_skipped_naming_the_field(
@@ -273,3 +260,14 @@ def test_rich_chain_reaches_the_fake_vendor_in_wire_shape(
             },
         },
     }
+
+
+def test_push_without_a_token_is_skipped_naming_the_attribute(
+    company: Company, simulator: Connection, launch: Launch, sweep: Sweep
+) -> None:
+    make_contact(company, A, first_name="Anna")
+    broadcast = launch(numbers=[A], steps=steps()[3:])
+    sweep()
+    attempt = BroadcastAttempt.objects.get(broadcast=broadcast)
+    assert attempt.reason == 'No Push address: the contact has no value in the "Push token" attribute.'
+    assert not Message.objects.filter(channel="push").exists()

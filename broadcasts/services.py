@@ -34,7 +34,7 @@ from channels_out.constructor import message_blank
 from channels_out.formats import FORMATS, content_errors, sent_format_key
 from channels_out.kinds import ChannelKind
 from channels_out.models import Connection
-from channels_out.sessions import whatsapp_verified_senders
+from channels_out.sessions import whatsapp_sender_unverified
 from channels_out.validation import address_normalize, payload_text
 from contacts.models import Tag, Target
 from contacts.services import target_launches_add
@@ -220,7 +220,7 @@ def _step_errors(company: Company, index: int, step: StepData, *, launching: boo
         and step.channel == ChannelKind.WHATSAPP
         and sender
         and sent_format_key(step.channel, content) != "template"
-        and sender not in whatsapp_verified_senders(company.pk)
+        and whatsapp_sender_unverified(company.pk, sender)
     ):
         # Guide §13.1 / inventory A acceptance 71: only a company verified by WhatsApp may open a conversation with
         # a free message, and a broadcast's first step opens one. Later steps stay allowed: they reach the contact

@@ -64,6 +64,19 @@ def whatsapp_verified_senders(company_id: int) -> set[str]:
     return verified
 
 
+def whatsapp_sender_unverified(company_id: int, sender_id: str) -> bool:
+    """Whether enabled WhatsApp connections serve ``sender_id`` and none of them is verified by WhatsApp (a sender
+    no connection serves is not judged here: the launch check names it as not set up)."""
+    verified = Connection.objects.filter(
+        company_id=company_id,
+        enabled=True,
+        channels__contains=[ChannelKind.WHATSAPP],
+        sender_ids__contains=[sender_id],
+    ).values_list("whatsapp_verified", flat=True)
+    flags = set(verified)
+    return bool(flags) and True not in flags
+
+
 def session_bound(message: Message) -> bool:
     """Whether the session rules apply to this outgoing message."""
     if message.channel == ChannelKind.VIBER:

@@ -268,3 +268,6 @@ def test_unverified_whatsapp_sender_cannot_open_with_a_free_message(
     assert later.steps.count() == 2
     Connection.objects.filter(pk=simulator.pk).update(whatsapp_verified=True)
     assert _save(company, numbers=["+34600000001"], steps=[whatsapp], action="draft").pk
+    # A sender no connection serves is not judged here (a draft may keep it; the launch names it as not set up).
+    other = StepData(channel="whatsapp", sender_id="OTHER", text="Hello")
+    assert _save(company, numbers=["+34600000001"], steps=[other], action="draft").pk

@@ -56,3 +56,14 @@ def sign_in(page: Any) -> Callable[[str, str], None]:
         page.click("button[type=submit]")
 
     return do
+
+
+def htmx_idle(page: Any) -> None:
+    """Wait until htmx has no request in flight and has settled its last swap.
+
+    htmx attaches the listeners of swapped-in content in its settle step (20 ms after the swap), so an element can
+    be visible before a change on it reaches the server; a test acting that fast would lose the event.
+    """
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

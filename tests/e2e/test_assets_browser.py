@@ -15,6 +15,7 @@ from PIL import Image
 from assets.models import ContentTemplate, MediaFile
 from assets.services import media_upload
 from broadcasts.models import Broadcast
+from tests.e2e.conftest import htmx_idle
 from tests.factories import PASSWORD, make_company, make_user, system_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -45,8 +46,10 @@ def test_pick_upload_save_and_reuse_a_message(
     page.fill("#id_name", "Card run")
     page.click('[data-add-step="whatsapp"]')
     page.locator("#s-0-c-editor").wait_for()
+    htmx_idle(page)
     page.select_option("#s-0-c-format", "card")
     page.locator(FIELD).wait_for()
+    htmx_idle(page)
 
     # Choose from library: the picker lists the company's image; a click fills the field with its public URL.
     page.click(f"{FIELD}-choose")
@@ -56,6 +59,7 @@ def test_pick_upload_save_and_reuse_a_message(
     assert page.locator(f"{FIELD}-picker .media-picker").count() == 0  # the picker closed
     # The picked URL counts as a change of the editor: the recipient preview shows the image.
     page.locator(f'#s-0-c-preview img[src$="/m/{stored.uuid}/spring.png"]').wait_for()
+    htmx_idle(page)
 
     # Upload from the device: checked for WhatsApp, stored in the library, and picked.
     upload = tmp_path / "summer.png"
@@ -74,10 +78,12 @@ def test_pick_upload_save_and_reuse_a_message(
     if page.locator("#s-0-c-buttons-0-text").count() == 0:
         page.click('#s-0-c-editor [data-add="buttons"]')
         page.locator("#s-0-c-buttons-0-text").wait_for()
+        htmx_idle(page)
     page.fill("#s-0-c-buttons-0-text", "Shop now")
     page.fill("#s-0-c-ct-name", "Summer card")
     page.press("#s-0-c-ct-name", "Enter")  # Enter saves the template, not the broadcast form around it
     page.locator("#s-0-c-ct-saved").wait_for()
+    htmx_idle(page)
     assert page.locator("#s-0-c-ct-tools .form-error").count() == 0
     template = ContentTemplate.objects.get(company=company)
     assert not Broadcast.objects.filter(company=company).exists()
@@ -88,9 +94,11 @@ def test_pick_upload_save_and_reuse_a_message(
     # A second WhatsApp step picks it: its editor is replaced with the template's message.
     page.click('[data-add-step="whatsapp"]')
     page.locator("#s-1-c-editor").wait_for()
+    htmx_idle(page)
     page.click("#s-1-c-ct-pick")
     page.click(f'#s-1-c-ct-list [data-template="{template.uuid}"]')
     page.locator('#s-1-c-editor[data-format="card"]').wait_for()
+    htmx_idle(page)
     assert page.input_value("#s-1-c-body") == "Summer sale starts today"
     assert page.input_value("#mf-s-1-c-media_url").endswith("summer.png")
 
@@ -110,11 +118,14 @@ def test_whatsapp_template_step_picks_an_approved_template_and_fills_its_paramet
     page.goto("/broadcasts/new/")
     page.click('[data-add-step="whatsapp"]')
     page.locator("#s-0-c-editor").wait_for()
+    htmx_idle(page)
     page.select_option("#s-0-c-format", "template")
     page.locator("#s-0-c-template").wait_for()
+    htmx_idle(page)
     page.select_option("#s-0-c-template", "order_ready:en")
     # The editor re-renders with exactly the template's parameters: 1 in the header, 2 in the body.
     page.locator("#s-0-c-body_params-1").wait_for()
+    htmx_idle(page)
     assert page.locator("[id^=s-0-c-header_params-]").count() == 1
     assert page.locator("input[id^=s-0-c-body_params-]").count() == 2
     page.fill("#s-0-c-header_params-0", "{{first_name}}")
@@ -122,6 +133,7 @@ def test_whatsapp_template_step_picks_an_approved_template_and_fills_its_paramet
     page.fill("#s-0-c-body_params-1", "the shop")
     page.select_option("#s-0-c-template", "order_ready:en")  # a re-render keeps the values
     page.locator("#s-0-c-wa-preview").wait_for()
+    htmx_idle(page)
     page.wait_for_function(
         "() => document.querySelector('#s-0-c-wa-preview').textContent.includes('Order A-17 is ready at the shop.')"
     )

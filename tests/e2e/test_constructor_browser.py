@@ -13,6 +13,7 @@ from broadcasts.models import Broadcast, BroadcastStep
 from channels_out.models import Message, SimulatorRule
 from channels_out.services import simulator_connection_create
 from channels_out.vendors.simulator.adapter import received
+from tests.e2e.conftest import htmx_idle
 from tests.factories import PASSWORD, make_company, make_user, system_role
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -25,6 +26,7 @@ def _add(page: Any, path: str, then: str) -> None:
     """Click the constructor's add button of list ``path`` and wait for the field ``then`` it brings."""
     page.click(f'{E} [data-add="{path}"]')
     page.locator(then).wait_for()
+    htmx_idle(page)
 
 
 def test_rcs_carousel_composed_saved_reopened_and_sent(
@@ -43,11 +45,13 @@ def test_rcs_carousel_composed_saved_reopened_and_sent(
     page.fill("#id_numbers", NUMBER)
     page.click('[data-add-step="rcs"]')
     page.locator(E).wait_for()
+    htmx_idle(page)
     page.fill("#s-0-sender_id", "ACME")
 
     # Format switch re-renders the editor through htmx.
     page.select_option("#s-0-c-format", "carousel")
     page.locator(f'{E}[data-format="carousel"]').wait_for()
+    htmx_idle(page)
     _add(page, "cards", "#s-0-c-cards-0-title")
     _add(page, "cards", "#s-0-c-cards-1-title")
     page.fill("#s-0-c-cards-0-title", "Spring")
@@ -63,11 +67,13 @@ def test_rcs_carousel_composed_saved_reopened_and_sent(
     _add(page, "suggestions", "#s-0-c-suggestions-0-type")
     page.select_option("#s-0-c-suggestions-0-type", "url")  # shows the URL fields
     page.locator("#s-0-c-suggestions-0-url").wait_for()
+    htmx_idle(page)
     page.fill("#s-0-c-suggestions-0-text", "Shop")
     page.fill("#s-0-c-suggestions-0-url", "https://example.com/shop")
     # The recipient's preview follows the typing.
     preview = page.locator("#s-0-c-preview")
     preview.locator(".msg-chip", has_text="Shop").wait_for()
+    htmx_idle(page)
     assert preview.locator('[role="listitem"]').count() == 2
     assert "Summer" in preview.inner_text()
 
@@ -82,6 +88,7 @@ def test_rcs_carousel_composed_saved_reopened_and_sent(
     # Reopen: the same content in the same fields.
     page.goto(f"/broadcasts/{broadcast.uuid}/edit/")
     page.locator(f'{E}[data-format="carousel"]').wait_for()
+    htmx_idle(page)
     assert page.input_value("#s-0-c-cards-0-title") == "Spring"
     assert page.input_value("#s-0-c-cards-1-text") == "Beach wear"
     assert page.input_value("#s-0-c-cards-0-suggestions-0-text") == "Yes"

@@ -10,6 +10,7 @@ say "Migrating the database"
 "$PY" manage.py migrate --noinput
 say "Loading the demo data"
 "$PY" manage.py seed_demo
+mkdir -p var  # beat's schedule file and uploaded media live here (git ignores it)
 say "Starting web (http://127.0.0.1:${PORT:-8000}), workers and beat; Ctrl-C stops them"
 export PORT="${PORT:-8000}"
 exec "$VENV/bin/honcho" -f Procfile start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -57,5 +58,5 @@ class Command(BaseCommand):
         for company_name, role, login in rows:
             self.stdout.write(f"  {company_name:<14} {role:<18} {login}")
         self.stdout.write(
-            f"  {'Back office':<14} {'platform staff':<18} backoffice   (http://127.0.0.1:8000/admin/)"
+            f"  {'Back office':<14} {'platform staff':<18} backoffice   (http://127.0.0.1:{os.environ.get('PORT', '8000')}/admin/)"
         )

@@ -145,16 +145,6 @@ def _rcs_checker(connection: Connection | None) -> Callable[[str], bool]:
     return lambda address: bool(check(ChannelKind.RCS, address))
 
 
-def _address_problem(step: StepData, person: _Person, attribute_keys: dict[str, str]) -> str:
-    return step_address(
-        step.channel,
-        phone=person.address,
-        email=person.email,
-        attributes=person.attributes,
-        attribute_keys=attribute_keys,
-    )[1]
-
-
 def fallback_preview(
     *, company: Company, data: BroadcastData, rcs_check: bool, now: datetime.datetime | None = None
 ) -> Preview:
@@ -232,7 +222,13 @@ def fallback_preview(
                 if not rcs_known[person.address]:
                     reason = _("Not RCS capable (capability check).")
             if not reason:
-                reason = _address_problem(step, person, attribute_keys)
+                reason = step_address(
+                    step.channel,
+                    phone=person.address,
+                    email=person.email,
+                    attributes=person.attributes,
+                    attribute_keys=attribute_keys,
+                )[1]
             if reason:
                 hop.skipped[reason] = hop.skipped.get(reason, 0) + 1
                 path.append(_("%(channel)s: skipped (%(reason)s)") % {"channel": hop.label, "reason": reason})

@@ -3,13 +3,11 @@ run actions, and the statistics view with per-recipient timelines; the Templates
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from broadcasts import selectors, services, template_services
+from broadcasts.chain_form import ChainPage, chain_form_page, sms_counter_of
 from broadcasts.forms import (
     BroadcastForm,
     BroadcastSettingsForm,
@@ -25,18 +24,13 @@ from broadcasts.forms import (
     initial_of,
     step_data,
     step_rows_of,
-    steps_edit,
     steps_from_post,
     template_initial_of,
     template_step_rows,
 )
-from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastStep, BroadcastTemplate
-from broadcasts.personalize import has_placeholders, placeholder_choices
+from broadcasts.models import Broadcast, BroadcastRecipient, BroadcastTemplate
 from broadcasts.preview import fallback_preview
-from broadcasts.services import TITLE_KEY, WAIT_FOR_ALLOWED, numbers_clean
-from broadcasts.step_editor import with_editors
-from channels_out.kinds import ChannelKind
-from channels_out.sms import GSM7, GSM7_BASIC, GSM7_EXTENSION, sms_info
+from broadcasts.services import StepData, numbers_clean
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
 from portal.core.forms import apply_service_error
@@ -96,17 +90,6 @@ BROADCAST_LIST = register_list(
 )  # fmt: skip
 
 
-def _chain_errors(form: Form, exc: ValidationError) -> dict[str, list[str]]:
-    """Split a save error: ``steps.*`` messages stay for the steps editor, the rest go on the form's fields."""
-    step_errors = {k: v for k, v in exc.message_dict.items() if k.startswith("steps.")}
-    others = {k: v for k, v in exc.message_dict.items() if not k.startswith("steps.")}
-    if others:
-        apply_service_error(form, ValidationError(others))
-    if step_errors and not others:
-        form.add_error(None, _("Check the steps of the chain."))
-    return step_errors
-
-
 @company_view(perm=PERM)
 @require_GET
 def broadcast_list(request: PortalRequest) -> HttpResponse:
@@ -123,116 +106,38 @@ def broadcast_list(request: PortalRequest) -> HttpResponse:
 # -- the form ------------------------------------------------------------------------------------------------------
 
 
-def _step_context(rows: list[dict[str, str]], errors: dict[str, list[str]]) -> list[dict[str, Any]]:
-    steps = []
-    for index, row in enumerate(rows):
-        channel = row.get("channel", "")
-        allowed = WAIT_FOR_ALLOWED.get(channel, frozenset(BroadcastStep.WaitFor.values))
-        text = row.get("text", "")
-        steps.append(
-            {
-                "n": index,
-                "row": row,
-                "label": ChannelKind(channel).label if channel in ChannelKind.values else channel,
-                "wait_choices": [(v, label) for v, label in BroadcastStep.WaitFor.choices if v in allowed],
-                "title_key": TITLE_KEY.get(channel, ""),
-                "is_sms": channel == ChannelKind.SMS,
-                "counter": _counter(text) if channel == ChannelKind.SMS else None,
-                "errors": {
-                    key.split(".", 2)[2]: msgs
-                    for key, msgs in errors.items()
-                    if key.startswith(f"steps.{index}.")
-                },
-            }
-        )
-    return steps
+def _broadcast_blank(request: PortalRequest) -> dict[str, Any]:
+    # Contacts → Targets "To broadcasts" (guide §8.3) opens this form with the target chosen; a quick import
+    # (guide §8.2 L2221) opens it with the import's tag.
+    return {"instantly": True, "targets": request.GET.getlist("target"), "tags": request.GET.getlist("tag")}
 
 
-def _form_context(
+def _broadcast_save(
     request: PortalRequest,
     form: BroadcastForm,
-    rows: list[dict[str, str]],
+    steps: list[StepData],
     broadcast: Broadcast | None,
-    step_errors: dict[str, list[str]] | None = None,
-) -> dict[str, Any]:
-    return {**_chain_context(request, rows, step_errors), "form": form, "broadcast": broadcast}
-
-
-def _chain_context(
-    request: PortalRequest, rows: list[dict[str, str]], step_errors: dict[str, list[str]] | None
-) -> dict[str, Any]:
-    """What the shared recipients and steps editor needs, for the broadcast and the template form alike."""
-    return {
-        "steps": with_editors(request, _step_context(rows, step_errors or {}), step_errors or {}),
-        "has_rcs": any(r.get("channel") == ChannelKind.RCS for r in rows),
-        "channels": ChannelKind.choices,
-        "units": BroadcastStep.Unit.choices,
-        "placeholders": placeholder_choices(selectors.attribute_list(company=request.company)),
-        "moderation": request.company.moderation_required,
-        "active_menu": "broadcasts",
-    }
-
-
-def _form_page(request: PortalRequest, broadcast: Broadcast | None) -> HttpResponse:
-    company = request.company
-    template = "broadcasts/broadcast_form.html"
-    if request.method == "GET":
-        if broadcast is not None:
-            form = BroadcastForm(initial=initial_of(broadcast), company=company)
-            rows = step_rows_of(broadcast)
-        else:
-            # Contacts → Targets "To broadcasts" (guide §8.3) opens this form with the target chosen; a quick
-            # import (guide §8.2 L2221) opens it with the import's tag.
-            form = BroadcastForm(
-                initial={
-                    "instantly": True,
-                    "targets": request.GET.getlist("target"),
-                    "tags": request.GET.getlist("tag"),
-                },
-                company=company,
-            )
-            rows = []
-        return render_page(request, template, _form_context(request, form, rows, broadcast), partial="form")
-    rows = steps_from_post(request.POST)
-    op = request.POST.get("op", "")
-    if op:
-        # Steps editor (add / remove / reorder): re-render with the posted values, nothing saved, no errors.
-        form = BroadcastForm(initial=_posted_initial(request), company=company)
-        rows = steps_edit(rows, op)
-        return render_page(request, template, _form_context(request, form, rows, broadcast), partial="form")
-    action = request.POST.get("action", "draft")
-    if action not in ("draft", "launch", "moderation"):
-        action = "draft"
-    form = BroadcastForm(request.POST, company=company)
-    step_errors: dict[str, list[str]] = {}
-    if form.is_valid():
-        try:
-            saved = services.broadcast_save(
-                company=company,
-                actor=request.user,
-                data=form.data_with(step_data(rows)),
-                broadcast=broadcast,
-                action=action,
-            )
-        except ValidationError as exc:
-            step_errors = _chain_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
-            done = {
-                "draft": _("The broadcast was saved as a draft."),
-                "launch": _("The broadcast was launched.")
-                if saved.status == Broadcast.Status.IN_PROGRESS
-                else _("The broadcast was scheduled."),
-                "moderation": _("The broadcast was sent to moderation."),
-            }[action]
-            messages.success(request, done)
-            target = "broadcasts:broadcast-list" if action == "draft" else "broadcasts:broadcast-detail"
-            url = reverse(target) if action == "draft" else reverse(target, args=[saved.uuid])
-            return redirect_after_form(request, url)
-    return render_page(
-        request, template, _form_context(request, form, rows, broadcast, step_errors), partial="form"
+    action: str,
+) -> Broadcast:
+    return services.broadcast_save(
+        company=request.company,
+        actor=request.user,
+        data=form.data_with(steps),
+        broadcast=broadcast,
+        action=action,
     )
+
+
+def _broadcast_done(action: str, saved: Broadcast) -> tuple[str, str]:
+    if action == "draft":
+        return _("The broadcast was saved as a draft."), reverse("broadcasts:broadcast-list")
+    if action == "moderation":
+        text = _("The broadcast was sent to moderation.")
+    elif saved.status == Broadcast.Status.IN_PROGRESS:
+        text = _("The broadcast was launched.")
+    else:
+        text = _("The broadcast was scheduled.")
+    return text, reverse("broadcasts:broadcast-detail", args=[saved.uuid])
 
 
 def _posted_initial(request: PortalRequest) -> dict[str, Any]:
@@ -253,11 +158,25 @@ def _posted_initial(request: PortalRequest) -> dict[str, Any]:
     }
 
 
+BROADCAST_PAGE = ChainPage(
+    template="broadcasts/broadcast_form.html",
+    form_class=BroadcastForm,
+    object_name="broadcast",
+    actions=("draft", "launch", "moderation"),
+    initial_of=initial_of,
+    blank_initial=_broadcast_blank,
+    rows_of=step_rows_of,
+    posted_initial=_posted_initial,
+    save=_broadcast_save,
+    done=_broadcast_done,
+)
+
+
 @company_view(perm=PERM)
 @require_http_methods(["GET", "POST"])
 def broadcast_create(request: PortalRequest) -> HttpResponse:
     """New broadcast (guide §6.6): Save as draft, Launch, or Send to moderation when the company has it on."""
-    return _form_page(request, None)
+    return chain_form_page(request, BROADCAST_PAGE, None)
 
 
 @company_view(perm=PERM)
@@ -268,7 +187,7 @@ def broadcast_edit(request: PortalRequest, uuid: str) -> HttpResponse:
     if not broadcast.can_edit:
         messages.error(request, _("Only Draft and Scheduled broadcasts can be edited."))
         return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[broadcast.uuid]))
-    return _form_page(request, broadcast)
+    return chain_form_page(request, BROADCAST_PAGE, broadcast)
 
 
 @company_view(perm=PERM)
@@ -294,30 +213,6 @@ def recipients_count(request: PortalRequest) -> HttpResponse:
     return render_page(request, "broadcasts/broadcast_form.html", context, partial="count")
 
 
-def _counter(text: str) -> dict[str, Any]:
-    """The SMS composer's counter (inventory A §10 [GAP] decision: characters, parts, GSM-7 or UCS-2), with the
-    characters that force UCS-2 marked, computed by channels_out/sms.py."""
-    info = sms_info(text)
-    forcing = (
-        []
-        if info.encoding == GSM7
-        else sorted({c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION})
-    )
-    marked = [
-        {"char": c, "bad": c in forcing} for c in text
-    ]  # fmt: skip
-    return {
-        "encoding": "GSM-7" if info.encoding == GSM7 else "UCS-2",
-        "characters": len(text),
-        "units": info.units,
-        "segments": info.segments,
-        "per_segment": info.per_segment,
-        "forcing": [{"char": c, "name": unicodedata.name(c, f"U+{ord(c):04X}").title()} for c in forcing],
-        "marked": marked if forcing else [],
-        "personalised": has_placeholders(text),
-    }
-
-
 @company_view(perm=PERM)
 @require_POST
 def sms_counter(request: PortalRequest) -> HttpResponse:
@@ -327,7 +222,7 @@ def sms_counter(request: PortalRequest) -> HttpResponse:
     return render_page(
         request,
         "broadcasts/broadcast_form.html",
-        {"counter": _counter(text), "n": n},
+        {"counter": sms_counter_of(text), "n": n},
         partial="counter",
     )
 
@@ -480,16 +375,6 @@ def template_list(request: PortalRequest) -> HttpResponse:
     )
 
 
-def _template_context(
-    request: PortalRequest,
-    form: TemplateForm,
-    rows: list[dict[str, str]],
-    template: BroadcastTemplate | None,
-    step_errors: dict[str, list[str]] | None = None,
-) -> dict[str, Any]:
-    return {**_chain_context(request, rows, step_errors), "form": form, "template_obj": template}
-
-
 def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:
     post = request.POST
     own = ("instantly", "scheduled_for")
@@ -507,60 +392,50 @@ def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:
     return initial
 
 
-def _template_form_page(request: PortalRequest, template: BroadcastTemplate | None) -> HttpResponse:
-    company = request.company
-    page = "broadcasts/template_form.html"
-    if request.method == "GET":
-        if template is not None:
-            form = TemplateForm(initial=template_initial_of(template), company=company)
-            rows = template_step_rows(template)
-        else:
-            form = TemplateForm(company=company)
-            rows = []
-        return render_page(request, page, _template_context(request, form, rows, template), partial="form")
-    rows = steps_from_post(request.POST)
-    op = request.POST.get("op", "")
-    if op:
-        # The same steps editor as the broadcast form (add / remove / reorder, nothing saved).
-        form = TemplateForm(initial=_template_posted_initial(request), company=company)
-        rows = steps_edit(rows, op)
-        return render_page(request, page, _template_context(request, form, rows, template), partial="form")
-    action = request.POST.get("action", "save")
-    if action not in ("save", "draft", "moderation"):
-        action = "save"
-    form = TemplateForm(request.POST, company=company)
-    step_errors: dict[str, list[str]] = {}
-    if form.is_valid():
-        try:
-            template_services.template_save(
-                company=company,
-                actor=request.user,
-                data=form.data_with(step_data(rows)),
-                template=template,
-                action=action,
-            )
-        except ValidationError as exc:
-            step_errors = _chain_errors(form, exc)
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
-            done = {
-                "save": _("The template was saved."),
-                "draft": _("The template was saved as a draft."),
-                "moderation": _("The template was sent to moderation."),
-            }[action]
-            messages.success(request, done)
-            return redirect_after_form(request, reverse("broadcasts:template-list"))
-    return render_page(
-        request, page, _template_context(request, form, rows, template, step_errors), partial="form"
+def _template_save(
+    request: PortalRequest,
+    form: TemplateForm,
+    steps: list[StepData],
+    template: BroadcastTemplate | None,
+    action: str,
+) -> BroadcastTemplate:
+    return template_services.template_save(
+        company=request.company,
+        actor=request.user,
+        data=form.data_with(steps),
+        template=template,
+        action=action,
     )
+
+
+def _template_done(action: str, saved: BroadcastTemplate) -> tuple[str, str]:
+    text = {
+        "save": _("The template was saved."),
+        "draft": _("The template was saved as a draft."),
+        "moderation": _("The template was sent to moderation."),
+    }[action]
+    return text, reverse("broadcasts:template-list")
+
+
+TEMPLATE_PAGE = ChainPage(
+    template="broadcasts/template_form.html",
+    form_class=TemplateForm,
+    object_name="template_obj",
+    actions=("save", "draft", "moderation"),
+    initial_of=template_initial_of,
+    blank_initial=lambda request: {},
+    rows_of=template_step_rows,
+    posted_initial=_template_posted_initial,
+    save=_template_save,
+    done=_template_done,
+)
 
 
 @company_view(perm=PERM)
 @require_http_methods(["GET", "POST"])
 def template_create(request: PortalRequest) -> HttpResponse:
     """New template (guide §7.3): Save, or Save as draft / Send to moderation when the company has it on."""
-    return _template_form_page(request, None)
+    return chain_form_page(request, TEMPLATE_PAGE, None)
 
 
 @company_view(perm=PERM)
@@ -570,7 +445,7 @@ def template_edit(request: PortalRequest, uuid: str) -> HttpResponse:
     template = get_for_company_or_404(
         BroadcastTemplate.objects.filter(deleted_at__isnull=True), company=request.company, uuid=uuid
     )
-    return _template_form_page(request, template)
+    return chain_form_page(request, TEMPLATE_PAGE, template)
 
 
 TEMPLATE_ACTIONS: dict[str, tuple[Callable[..., Any], Any]] = {

@@ -340,6 +340,35 @@ def test_new_template_form_has_no_instantly_and_saves(
     assert template.steps[0]["channel"] == "sms"
 
 
+@pytest.mark.parametrize("action", ["", "launch"])
+def test_template_form_without_a_known_action_saves(
+    company: Company, admin_user: User, client_for: ClientFor, action: str
+) -> None:
+    """A missing or unknown ``action`` is the page's first Save button: Save (Ready), back to the Templates tab."""
+    from django.contrib.messages import get_messages
+
+    response = client_for(admin_user).post(reverse("broadcasts:template-create"), _form(action=action))
+    assert response.status_code == 303
+    assert response["Location"] == reverse("broadcasts:template-list")
+    assert BroadcastTemplate.objects.get(company=company).state == "ready"
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["The template was saved."]
+
+
+def test_template_steps_editor_on_edit_keeps_the_posted_values_and_saves_nothing(
+    company: Company, admin_user: User, htmx_client_for: ClientFor
+) -> None:
+    """The shared steps editor on a stored template: the typed name and the new step come back, nothing is saved."""
+    template = template_services.template_save(company=company, actor=None, data=_data())
+    url = reverse("broadcasts:template-edit", args=[template.uuid])
+    body = htmx_client_for(admin_user).post(url, _form(name="Typed", op="remove:0")).content.decode()
+    assert body.lstrip().startswith('<div id="template-form-wrap">')
+    assert 'value="Typed"' in body
+    assert 'name="s-0-channel"' not in body
+    template.refresh_from_db()
+    assert template.name != "Typed"
+    assert len(template.steps) == 1
+
+
 def test_template_form_errors_rerender_the_fragment(
     company: Company, admin_user: User, htmx_client_for: ClientFor
 ) -> None:

@@ -287,3 +287,50 @@ def test_to_broadcasts_from_a_target_preselects_it(
     assert link in targets_page
     form = client.get(link).content.decode()
     assert re.search(rf'<option value="{target.uuid}"\s+selected>', form)
+
+
+def _flash(response: Any) -> list[str]:
+    from django.contrib.messages import get_messages
+
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize("action", ["", "delete"])
+def test_form_without_a_known_action_saves_a_draft(
+    company: Company, admin_user: User, client_for: ClientFor, action: str
+) -> None:
+    """A missing or unknown ``action`` is the first Save button of the page: Save as draft, back to the list."""
+    response = client_for(admin_user).post(reverse("broadcasts:broadcast-create"), _form(action=action))
+    assert response.status_code == 303
+    assert response["Location"] == reverse("broadcasts:broadcast-list")
+    assert Broadcast.objects.get().status == Broadcast.Status.DRAFT
+    assert _flash(response) == ["The broadcast was saved as a draft."]
+
+
+def test_form_launch_with_a_later_date_schedules_the_run(
+    company: Company, simulator: Connection, admin_user: User, client_for: ClientFor
+) -> None:
+    """Launch with a date in the future: the run is Scheduled and the page says so (not "launched")."""
+    data = _form(action="launch", instantly="", scheduled_for="2099-01-01T10:00")
+    response = client_for(admin_user).post(reverse("broadcasts:broadcast-create"), data)
+    broadcast = Broadcast.objects.get()
+    assert broadcast.status == Broadcast.Status.SCHEDULED
+    assert response["Location"] == reverse("broadcasts:broadcast-detail", args=[broadcast.uuid])
+    assert _flash(response) == ["The broadcast was scheduled."]
+
+
+def test_steps_editor_on_the_edit_page_keeps_the_posted_values_and_saves_nothing(
+    company: Company, admin_user: User, htmx_client_for: ClientFor
+) -> None:
+    """A steps-editor operation on Edit re-renders the fragment with what was typed; the stored run is unchanged."""
+    draft = _draft(company)
+    url = reverse("broadcasts:broadcast-edit", args=[draft.uuid])
+    response = htmx_client_for(admin_user).post(url, _form(name="Typed, not saved", op="add:viber"))
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="broadcast-form-wrap">')
+    assert 'value="Typed, not saved"' in body
+    assert 'name="s-1-channel" value="viber"' in body
+    assert "This field is required." not in body
+    draft.refresh_from_db()
+    assert draft.name == "Spring sale"
+    assert draft.steps.count() == 1

@@ -37,7 +37,7 @@ from contacts.models import Contact, ContactAttribute, ContactOptOut, OptOutWord
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
 from portal.core.forms import apply_service_error
-from portal.core.htmx import redirect_after_form, render_page
+from portal.core.htmx import is_fragment_request, redirect_after_form, render_page
 from portal.core.list_views import list_page_for, list_response
 from portal.core.listing import MODE_LABELS, Column, Kind, ListQueryError, ListSpec, Mode, register_list
 from portal.core.request import PortalRequest
@@ -88,6 +88,7 @@ def contact_list(request: PortalRequest) -> HttpResponse:
         mass=mass,
         mass_form=MassEditForm(attributes=attributes) if mass else None,
         filter_params={k: v for k, v in page.base_query.items() if k in FILTER_PARAMS},
+        fragment=is_fragment_request(request),
         mass_url=page.url(mass="1"),
         normal_url=page.url(mass=None),
         can_export=request.membership.has_perm(permissions.EXPORT_ENTITIES),

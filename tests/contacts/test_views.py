@@ -40,6 +40,24 @@ def test_list_shows_attribute_columns_and_filters_on_them(
     assert "Young" not in body
 
 
+def test_a_filtered_table_fragment_resends_the_filtered_actions(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """The htmx table fragment carries "More actions" out of band, so mass edit and export keep the new filter."""
+    age = make_attribute(company, "Age", T.NUMBER)
+    client = client_for(admin_user)
+    query = {"filter": age.key, "mode": "range", "from": "18"}
+    body = client.get(
+        reverse("contacts:contact-list"), query, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'id="contact-more" hx-swap-oob="true"' in body
+    assert f'href="?filter={age.key}&amp;mode=range&amp;from=18&amp;mass=1" id="contact-mass-on"' in body
+    assert '<input type="hidden" name="from" value="18">' in body
+    page = client.get(reverse("contacts:contact-list"), query).content.decode()
+    assert page.count('id="contact-more"') == 1
+    assert "hx-swap-oob" not in page
+
+
 def test_list_sorts_by_an_attribute_and_pages_with_keyset(
     company: Company, admin_user: User, client_for: ClientFor
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.http import QueryDict
@@ -23,6 +23,28 @@ from contacts.models import Tag, Target
 from portal.tenants.models import Company
 
 STEP_FIELDS = ("channel", "sender_id", "wait_for", "wait_value", "wait_unit", "text", "title")
+# A wall-clock date and time as the browser's datetime-local input sends it (read in the company's time zone).
+LOCAL_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+def _local_widget() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class ChainData(TypedDict):
+    """The service input both forms give alike: the fields BroadcastData and TemplateData share."""
+
+    name: str
+    description: str
+    type: str
+    rcs_check: bool
+    target_ids: list[int]
+    tag_ids: list[int]
+    numbers: list[str]
+    steps: list[StepData]
+    quiet_hours: str
+    allowed_from: datetime.time | None
+    allowed_till: datetime.time | None
 
 
 class ChainForm(forms.Form):
@@ -80,6 +102,24 @@ class ChainForm(forms.Form):
             return None
         return timezone.make_aware(value.replace(tzinfo=None), zoneinfo.ZoneInfo(self.company.time_zone))
 
+    def chain_data(self, steps: list[StepData]) -> ChainData:
+        """The service input of the fields both forms share, from the cleaned fields and the steps."""
+        data = self.cleaned_data
+        target_ids, tag_ids = self.recipient_ids()
+        return {
+            "name": data.get("name", ""),
+            "description": data.get("description", ""),
+            "type": data.get("type") or Broadcast.Type.FALLBACK,
+            "rcs_check": bool(data.get("rcs_check")),
+            "target_ids": target_ids,
+            "tag_ids": tag_ids,
+            "numbers": [data.get("numbers") or ""],
+            "steps": steps,
+            "quiet_hours": data.get("quiet_hours") or QuietHours.COMPANY,
+            "allowed_from": data.get("allowed_from"),
+            "allowed_till": data.get("allowed_till"),
+        }
+
     def recipient_ids(self) -> tuple[list[int], list[int]]:
         """The chosen targets' and tags' primary keys, within the company."""
         data = self.cleaned_data
@@ -101,10 +141,7 @@ class BroadcastForm(ChainForm):
 
     instantly = forms.BooleanField(label=_("Instantly"), required=False)
     scheduled_for = forms.DateTimeField(
-        label=_("Schedule"),
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        label=_("Schedule"), required=False, widget=_local_widget(), input_formats=LOCAL_INPUT
     )
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
@@ -120,21 +157,10 @@ class BroadcastForm(ChainForm):
     def data_with(self, steps: list[StepData]) -> BroadcastData:
         """The service input from the cleaned fields and the steps."""
         data = self.cleaned_data
-        target_ids, tag_ids = self.recipient_ids()
         return BroadcastData(
-            name=data.get("name", ""),
-            description=data.get("description", ""),
-            type=data.get("type") or Broadcast.Type.FALLBACK,
+            **self.chain_data(steps),
             instantly=bool(data.get("instantly")),
             scheduled_for=data.get("scheduled_for"),
-            rcs_check=bool(data.get("rcs_check")),
-            target_ids=target_ids,
-            tag_ids=tag_ids,
-            numbers=[data.get("numbers") or ""],
-            steps=steps,
-            quiet_hours=data.get("quiet_hours") or QuietHours.COMPANY,
-            allowed_from=data.get("allowed_from"),
-            allowed_till=data.get("allowed_till"),
         )
 
 
@@ -170,11 +196,6 @@ WEEKDAYS = [
     ("6", _("Saturday")),
     ("7", _("Sunday")),
 ]
-LOCAL_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-
-
-def _local_widget() -> forms.DateTimeInput:
-    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 class TemplateForm(ChainForm):
@@ -219,26 +240,33 @@ class TemplateForm(ChainForm):
     def data_with(self, steps: list[StepData]) -> TemplateData:
         """The service input from the cleaned fields and the steps."""
         data = self.cleaned_data
-        target_ids, tag_ids = self.recipient_ids()
         return TemplateData(
-            name=data.get("name", ""),
-            description=data.get("description", ""),
-            type=data.get("type") or Broadcast.Type.FALLBACK,
-            rcs_check=bool(data.get("rcs_check")),
-            target_ids=target_ids,
-            tag_ids=tag_ids,
-            numbers=[data.get("numbers") or ""],
-            steps=steps,
+            **self.chain_data(steps),
             recurrence=data.get("recurrence") or BroadcastTemplate.Recurrence.NONE,
             at_time=data.get("at_time"),
             weekdays=[int(d) for d in data.get("weekdays") or []],
             month_day=data.get("month_day"),
             effective_from=data.get("effective_from"),
             effective_till=data.get("effective_till"),
-            quiet_hours=data.get("quiet_hours") or QuietHours.COMPANY,
-            allowed_from=data.get("allowed_from"),
-            allowed_till=data.get("allowed_till"),
         )
+
+
+def _chain_initial_of(obj: Broadcast | BroadcastTemplate) -> dict[str, Any]:
+    """The initial values of the fields both forms share (:class:`ChainForm`), from a stored run or template."""
+    return {
+        "name": obj.name,
+        "description": obj.description,
+        "targets": [
+            str(u) for u in Target.objects.filter(pk__in=obj.target_ids).values_list("uuid", flat=True)
+        ],
+        "tags": [str(u) for u in Tag.objects.filter(pk__in=obj.tag_ids).values_list("uuid", flat=True)],
+        "numbers": ", ".join(obj.numbers),
+        "type": obj.type,
+        "rcs_check": obj.rcs_check,
+        "quiet_hours": obj.quiet_hours,
+        "allowed_from": obj.allowed_from,
+        "allowed_till": obj.allowed_till,
+    }
 
 
 def template_initial_of(template: BroadcastTemplate) -> dict[str, Any]:
@@ -249,24 +277,13 @@ def template_initial_of(template: BroadcastTemplate) -> dict[str, Any]:
         return value.astimezone(tz).replace(tzinfo=None) if value else None
 
     return {
-        "name": template.name,
-        "description": template.description,
-        "targets": [
-            str(u) for u in Target.objects.filter(pk__in=template.target_ids).values_list("uuid", flat=True)
-        ],
-        "tags": [str(u) for u in Tag.objects.filter(pk__in=template.tag_ids).values_list("uuid", flat=True)],
-        "numbers": ", ".join(template.numbers),
-        "type": template.type,
-        "rcs_check": template.rcs_check,
+        **_chain_initial_of(template),
         "recurrence": template.recurrence,
         "at_time": template.at_time,
         "weekdays": [str(d) for d in template.weekdays],
         "month_day": template.month_day,
         "effective_from": local(template.effective_from),
         "effective_till": local(template.effective_till),
-        "quiet_hours": template.quiet_hours,
-        "allowed_from": template.allowed_from,
-        "allowed_till": template.allowed_till,
     }
 
 
@@ -279,22 +296,11 @@ def initial_of(broadcast: Broadcast) -> dict[str, Any]:
     """The form's initial values for an existing run (Edit)."""
     tz = zoneinfo.ZoneInfo(broadcast.company.time_zone)
     return {
-        "name": broadcast.name,
-        "description": broadcast.description,
-        "targets": [
-            str(u) for u in Target.objects.filter(pk__in=broadcast.target_ids).values_list("uuid", flat=True)
-        ],
-        "tags": [str(u) for u in Tag.objects.filter(pk__in=broadcast.tag_ids).values_list("uuid", flat=True)],
-        "numbers": ", ".join(broadcast.numbers),
+        **_chain_initial_of(broadcast),
         "instantly": broadcast.instantly,
         "scheduled_for": broadcast.scheduled_for.astimezone(tz).replace(tzinfo=None)
         if broadcast.scheduled_for
         else None,
-        "type": broadcast.type,
-        "rcs_check": broadcast.rcs_check,
-        "quiet_hours": broadcast.quiet_hours,
-        "allowed_from": broadcast.allowed_from,
-        "allowed_till": broadcast.allowed_till,
     }
 
 

@@ -433,6 +433,32 @@ def test_role_without_broadcasts_permission_gets_403_on_templates(
     assert BroadcastTemplate.objects.get(pk=template.pk).deleted_at is None
 
 
+def test_template_edit_page_shows_the_stored_shared_fields(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """The fields the template shares with the broadcast form come from the stored template too."""
+    import re
+
+    from contacts.services.tags import tag_create
+
+    tag = tag_create(company=company, actor=None, name="VIP")
+    template = template_services.template_save(
+        company=company,
+        actor=None,
+        data=_data(description="Every night", tag_ids=[tag.pk], rcs_check=True, weekdays=[]),
+    )
+    page = (
+        client_for(admin_user).get(reverse("broadcasts:template-edit", args=[template.uuid])).content.decode()
+    )
+    assert 'value="Broadcast_500"' in page
+    assert re.search(r"<textarea[^>]*name=\"description\"[^>]*>\s*Every night</textarea>", page)
+    assert re.search(
+        r"<textarea[^>]*name=\"numbers\"[^>]*>\s*\+4915112345678, \+4915187654321</textarea>", page
+    )
+    assert re.search(rf'<option value="{tag.uuid}"\s+selected>', page)
+    assert re.search(r'<input type="radio" name="type" value="fallback"[^>]*checked', page)
+
+
 def test_edit_page_shows_the_saved_template_and_saves_changes(
     company: Company, admin_user: User, client_for: ClientFor
 ) -> None:

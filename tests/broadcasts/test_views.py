@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -334,3 +335,42 @@ def test_steps_editor_on_the_edit_page_keeps_the_posted_values_and_saves_nothing
     draft.refresh_from_db()
     assert draft.name == "Spring sale"
     assert draft.steps.count() == 1
+
+
+def test_edit_page_shows_the_stored_shared_fields(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """Edit starts from the stored run: name, description, numbers, tags, mode, quiet hours and the schedule."""
+    import datetime
+
+    from contacts.services.tags import tag_create
+
+    tag = tag_create(company=company, actor=None, name="VIP")
+    draft = _draft(
+        company,
+        description="For spring",
+        tag_ids=[tag.pk],
+        type=Broadcast.Type.RCS_CHECK,
+        instantly=False,
+        scheduled_for=datetime.datetime(2099, 1, 1, 9, 30, tzinfo=datetime.UTC),
+        quiet_hours="custom",
+        allowed_from=datetime.time(9, 0),
+        allowed_till=datetime.time(18, 0),
+    )
+    page = (
+        client_for(admin_user).get(reverse("broadcasts:broadcast-edit", args=[draft.uuid])).content.decode()
+    )
+    assert 'value="Spring sale"' in page
+    assert re.search(r"<textarea[^>]*name=\"description\"[^>]*>\s*For spring</textarea>", page)
+    assert re.search(
+        r"<textarea[^>]*name=\"numbers\"[^>]*>\s*\+4915112345678, \+4915187654321</textarea>", page
+    )
+    assert re.search(rf'<option value="{tag.uuid}"\s+selected>', page)
+    assert re.search(r'<input type="radio" name="type" value="rcs_check"[^>]*checked', page)
+    assert re.search(r'<option value="custom"\s+selected>', page)
+    assert 'value="09:00"' in page
+    assert 'value="18:00"' in page
+    assert draft.scheduled_for is not None
+    local = draft.scheduled_for.astimezone(zoneinfo.ZoneInfo(company.time_zone))
+    assert f'value="{local:%Y-%m-%dT%H:%M}"' in page
+    assert not re.search(r'name="instantly"[^>]*checked', page)

@@ -5,17 +5,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from contacts.models import (
-    Contact,
-    ContactAttribute,
+from contacts.models import Contact
+from contacts.services._common import (
+    CONTACT_AUDIT_FIELDS,
+    _attribute_values,
+    _check_company,
+    _name_email_errors,
 )
-from contacts.services._common import CONTACT_AUDIT_FIELDS, NAME_MAX, _check_company
 from contacts.services.tags import _set_tags
-from contacts.values import clean_attribute_value, normalize_phone
+from contacts.values import normalize_phone
 from portal.accounts.models import User
 from portal.audit import actions
 from portal.audit.models import AuditDetail
@@ -55,26 +56,11 @@ def _clean_contact(
             errors["phone"] = _("A contact with the phone number %(phone)s already exists.") % {
                 "phone": phone
             }
-    for name in ("first_name", "last_name"):
-        if len(getattr(data, name)) > NAME_MAX:
-            errors[name] = _("At most %(max)d characters.") % {"max": NAME_MAX}
-    if data.email:
-        try:
-            validate_email(data.email.strip())
-        except ValidationError:
-            errors["email"] = _("“%(value)s” is not an e-mail address.") % {"value": data.email}
+    errors.update(_name_email_errors(first_name=data.first_name, last_name=data.last_name, email=data.email))
     attributes = dict(contact.attributes) if contact is not None else {}
-    by_key = {a.key: a for a in ContactAttribute.objects.filter(company=company)}
-    for key, raw in data.attributes.items():
-        attribute = by_key.get(key)
-        if attribute is None:
-            errors[key] = _("This attribute no longer exists.")
-            continue
-        try:
-            value = clean_attribute_value(attribute, raw)
-        except ValidationError as exc:
-            errors[key] = " ".join(exc.messages)
-            continue
+    _by_key, values, attribute_errors = _attribute_values(company, data.attributes)
+    errors.update(attribute_errors)
+    for key, value in values.items():
         if value is None:
             attributes.pop(key, None)
         else:

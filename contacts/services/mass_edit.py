@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.expressions import CombinedExpression
@@ -14,14 +13,12 @@ from django.utils.translation import gettext as _
 
 from contacts.models import (
     Contact,
-    ContactAttribute,
     ContactOptOut,
     ContactTag,
     Tag,
 )
-from contacts.services._common import NAME_MAX, _minus_keys
+from contacts.services._common import _attribute_values, _minus_keys, _name_email_errors
 from contacts.services.tags import _tags_by_name, _tags_named
-from contacts.values import clean_attribute_value
 from portal.accounts.models import User
 from portal.audit import actions
 from portal.audit.models import AuditDetail
@@ -57,34 +54,14 @@ def contacts_mass_update(
     not fit their type, and ApplicationError for an empty selection.
     """
     selection = contacts.filter(company=company).order_by()
-    errors: dict[str, str] = {}
-    by_key = {a.key: a for a in ContactAttribute.objects.filter(company=company)}
-    values: dict[str, Any] = {}
-    for key, raw in edit.attributes.items():
-        attribute = by_key.get(key)
-        if attribute is None:
-            errors[key] = _("This attribute no longer exists.")
-            continue
-        try:
-            value = clean_attribute_value(attribute, raw)
-        except ValidationError as exc:
-            errors[key] = " ".join(exc.messages)
-            continue
-        if value is not None:
-            values[key] = value
+    by_key, cleaned, errors = _attribute_values(company, edit.attributes)
+    values = {key: value for key, value in cleaned.items() if value is not None}
     clear_keys = [k for k in edit.clear if k in by_key]
     clear_fields = [k for k in edit.clear if k in CLEARABLE_FIELDS]
     unknown = [k for k in edit.clear if k not in by_key and k not in CLEARABLE_FIELDS]
     if unknown:
         errors["clear"] = _("Unknown fields: %(names)s.") % {"names": ", ".join(unknown)}
-    if edit.email.strip():
-        try:
-            validate_email(edit.email.strip())
-        except ValidationError:
-            errors["email"] = _("“%(value)s” is not an e-mail address.") % {"value": edit.email}
-    for name in ("first_name", "last_name"):
-        if len(getattr(edit, name)) > NAME_MAX:
-            errors[name] = _("At most %(max)d characters.") % {"max": NAME_MAX}
+    errors.update(_name_email_errors(first_name=edit.first_name, last_name=edit.last_name, email=edit.email))
     if errors:
         raise ValidationError(errors)
     count = selection.count()

@@ -289,3 +289,38 @@ def test_target_duplicate_copies_filters_independently(company: Company) -> None
     target.refresh_from_db()
     assert target.filters == [{"key": "first_name", "mode": "nonempty"}]
     assert services.target_duplicate(company=company, actor=None, target=target).name == "Men (copy)"
+
+
+def test_contact_form_and_mass_edit_check_names_email_and_attributes_alike(company: Company) -> None:
+    """New contact and mass edit give the same errors for a long name, a bad e-mail and a value of the wrong type
+    or a removed attribute; a blank e-mail is no e-mail for both."""
+    age = make_attribute(company, "Age", T.NUMBER)
+    make_contact(company)
+    long_name, bad_email, values = "x" * 151, "not-an-email", {age.key: "old", "gone": "1"}
+    with pytest.raises(ValidationError) as created:
+        services.contact_create(
+            company=company,
+            actor=None,
+            data=services.ContactData(
+                phone="+4915112345678", first_name=long_name, email=bad_email, attributes=values
+            ),
+        )
+    with pytest.raises(ValidationError) as mass:
+        services.contacts_mass_update(
+            company=company,
+            actor=None,
+            contacts=Contact.objects.filter(company=company),
+            edit=services.MassEdit(first_name=long_name, email=bad_email, attributes=values),
+        )
+    expected = {
+        "first_name": ["At most 150 characters."],
+        "email": ["“not-an-email” is not an e-mail address."],
+        age.key: ["Age: enter a number."],
+        "gone": ["This attribute no longer exists."],
+    }
+    assert _errors(created) == expected
+    assert _errors(mass) == expected
+    blank = services.contact_create(
+        company=company, actor=None, data=services.ContactData(phone="+4915187654321", email="  ")
+    )
+    assert blank.email == ""

@@ -13,7 +13,7 @@ import datetime
 import io
 import tempfile
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -176,29 +176,29 @@ def _write(company: Company, export: ContactExport) -> None:
         cells += [rcs, local(contact.rcs_checked_at), local(contact.created_at), local(contact.updated_at)]
         return cells
 
-    rows = 0
+    def write_rows(write: Callable[[list[Any]], object]) -> int:
+        """Write the header and each contact's row (either format); the export page's progress moves every 5000
+        rows. Returns the number of contacts written."""
+        write(header)
+        count = 0
+        for contact in qs.iterator(chunk_size=2000):
+            write(row_of(contact))
+            count += 1
+            if count % 5000 == 0:
+                cache.set(key, int(count * 100 / max(total, 1)), PROGRESS_TTL)
+        return count
+
     with tempfile.TemporaryFile() as out:
         if xlsx:
             from openpyxl import Workbook  # type: ignore[import-untyped]
 
             workbook = Workbook(write_only=True)
             sheet = workbook.create_sheet(_("Contacts"))
-            sheet.append(header)
-            for contact in qs.iterator(chunk_size=2000):
-                sheet.append(row_of(contact))
-                rows += 1
-                if rows % 5000 == 0:
-                    cache.set(key, int(rows * 100 / max(total, 1)), PROGRESS_TTL)
+            rows = write_rows(sheet.append)
             workbook.save(out)
         else:
             text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
-            writer = csv.writer(text)
-            writer.writerow(header)
-            for contact in qs.iterator(chunk_size=2000):
-                writer.writerow(row_of(contact))
-                rows += 1
-                if rows % 5000 == 0:
-                    cache.set(key, int(rows * 100 / max(total, 1)), PROGRESS_TTL)
+            rows = write_rows(csv.writer(text).writerow)
             text.flush()
             text.detach()  # keep ``out`` open for storing
         out.seek(0)

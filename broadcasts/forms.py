@@ -18,6 +18,7 @@ from broadcasts.selectors import recipient_choices
 from broadcasts.services import TITLE_KEY, BroadcastData, StepData, step_data_of
 from broadcasts.template_services import TemplateData, template_steps
 from channels_out.constructor import content_format, formats_for, read_message, text_upgrade
+from channels_out.constructor.schema import item_op
 from channels_out.kinds import ChannelKind
 from contacts.models import Tag, Target
 from portal.tenants.models import Company
@@ -407,12 +408,5 @@ def steps_edit(rows: list[dict[str, Any]], op: str) -> list[dict[str, Any]]:
         index = int(arg)
     except ValueError:
         return rows
-    if not 0 <= index < len(rows):
-        return rows
-    if verb == "remove":
-        del rows[index]
-    elif verb == "up" and index > 0:
-        rows[index - 1], rows[index] = rows[index], rows[index - 1]
-    elif verb == "down" and index < len(rows) - 1:
-        rows[index + 1], rows[index] = rows[index], rows[index + 1]
+    item_op(rows, verb, index)
     return rows

@@ -256,13 +256,22 @@ def apply_op(fields: tuple[Field, ...], data: dict[str, Any], op: str) -> dict[s
     if field is None or field.kind != "list":
         return data
     items = _container(data, parts[:-1])
-    index = int(parts[-1])
-    if not isinstance(items, list) or index >= len(items):
-        return data
+    if isinstance(items, list):
+        item_op(items, verb, int(parts[-1]))
+    return data
+
+
+def item_op(items: list[Any], verb: str, index: int) -> None:
+    """Apply ``remove``, ``up`` or ``down`` to ``items[index]`` in place; the other items keep their relative order.
+
+    The one list-editing rule of the constructor's lists and the broadcast steps editor. An index out of range, a
+    move past an end or another verb leaves ``items`` as it is.
+    """
+    if not 0 <= index < len(items):
+        return
     if verb == "remove":
         del items[index]
     elif verb == "up" and index > 0:
         items[index - 1], items[index] = items[index], items[index - 1]
     elif verb == "down" and index < len(items) - 1:
         items[index + 1], items[index] = items[index], items[index + 1]
-    return data

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from broadcasts import services
+from broadcasts.forms import steps_edit
 from broadcasts.models import Broadcast, BroadcastStep, BroadcastTemplate
 from broadcasts.services import BroadcastData, StepData
 from channels_out.constructor import render_editor
@@ -324,3 +325,19 @@ def test_launched_carousel_reaches_the_simulator_with_both_cards(
     assert got is not None
     assert got["format"] == "carousel"
     assert len(got["content"]["cards"]) == 2
+
+
+def test_steps_edit_moves_and_removes_keeping_the_order() -> None:
+    """Guide §6.7 item 3: up / down / remove keep the other steps in order; out-of-range ops change nothing."""
+    rows = [{"channel": c} for c in ("sms", "viber", "rcs")]
+
+    def channels(op: str) -> list[str]:
+        return [r["channel"] for r in steps_edit(rows, op)]
+
+    assert channels("down:0") == ["viber", "sms", "rcs"]
+    assert channels("up:2") == ["sms", "rcs", "viber"]
+    assert channels("remove:1") == ["sms", "rcs"]
+    for unchanged in ("up:0", "down:2", "remove:3", "remove:-1", "up:x", "add:fax", "swap:1"):
+        assert channels(unchanged) == ["sms", "viber", "rcs"], unchanged
+    assert channels("add:email")[-1] == "email"
+    assert [r["channel"] for r in rows] == ["sms", "viber", "rcs"]  # the posted rows are not changed in place

@@ -59,8 +59,6 @@ class ChainPage(Generic[FormT, ObjT]):
     blank_initial: Callable[[PortalRequest], dict[str, Any]]
     # The steps editor's rows of a stored object.
     rows_of: Callable[[ObjT], Rows]
-    # The form's values as posted, shown again after a steps-editor operation (an unbound form: no errors yet).
-    posted_initial: Callable[[PortalRequest], dict[str, Any]]
     # Call the page's service: (request, valid form, typed steps, edited object or None, action) -> saved object.
     save: Callable[[PortalRequest, FormT, list[StepData], ObjT | None, str], ObjT]
     # After a save: (action, saved object) -> (success message, where to go).
@@ -82,7 +80,7 @@ def chain_form_page(request: PortalRequest, page: ChainPage[FormT, ObjT], obj: O
     op = request.POST.get("op", "")
     if op:
         # Steps editor (add / remove / reorder): re-render with the posted values, nothing saved, no errors.
-        form = page.form_class(initial=page.posted_initial(request), company=company)
+        form = page.form_class(initial=page.form_class.posted_initial(request.POST), company=company)
         return _render(request, page, form, steps_edit(rows, op), obj)
     action = request.POST.get("action", "")
     if action not in page.actions:

@@ -96,6 +96,20 @@ class ChainForm(forms.Form):
         target_field.choices = [(str(t.uuid), t.name) for t in targets]
         tag_field.choices = [(str(t.uuid), t.name) for t in tags]
 
+    @classmethod
+    def posted_initial(cls, post: QueryDict) -> dict[str, Any]:
+        """The form's fields as posted, as initial values of an unbound form: shown again after a steps-editor
+        operation or while the recipients are counted, without the errors of a form not finished yet."""
+        initial: dict[str, Any] = {}
+        for name, field in cls.base_fields.items():
+            if isinstance(field, forms.MultipleChoiceField):
+                initial[name] = post.getlist(name)
+            elif isinstance(field, forms.BooleanField):
+                initial[name] = bool(post.get(name))
+            else:
+                initial[name] = post.get(name, field.initial if field.initial is not None else "")
+        return initial
+
     def local_datetime(self, name: str) -> datetime.datetime | None:
         """A posted wall-clock time read in the company's time zone (the browser's value has none)."""
         value: datetime.datetime | None = self.cleaned_data.get(name)

@@ -140,24 +140,6 @@ def _broadcast_done(action: str, saved: Broadcast) -> tuple[str, str]:
     return text, reverse("broadcasts:broadcast-detail", args=[saved.uuid])
 
 
-def _posted_initial(request: PortalRequest) -> dict[str, Any]:
-    post = request.POST
-    return {
-        "name": post.get("name", ""),
-        "description": post.get("description", ""),
-        "targets": post.getlist("targets"),
-        "tags": post.getlist("tags"),
-        "numbers": post.get("numbers", ""),
-        "instantly": bool(post.get("instantly")),
-        "scheduled_for": post.get("scheduled_for", ""),
-        "type": post.get("type", Broadcast.Type.FALLBACK),
-        "rcs_check": bool(post.get("rcs_check")),
-        "quiet_hours": post.get("quiet_hours", "company"),
-        "allowed_from": post.get("allowed_from", ""),
-        "allowed_till": post.get("allowed_till", ""),
-    }
-
-
 BROADCAST_PAGE = ChainPage(
     template="broadcasts/broadcast_form.html",
     form_class=BroadcastForm,
@@ -166,7 +148,6 @@ BROADCAST_PAGE = ChainPage(
     initial_of=initial_of,
     blank_initial=_broadcast_blank,
     rows_of=step_rows_of,
-    posted_initial=_posted_initial,
     save=_broadcast_save,
     done=_broadcast_done,
 )
@@ -194,7 +175,7 @@ def broadcast_edit(request: PortalRequest, uuid: str) -> HttpResponse:
 @require_POST
 def recipients_count(request: PortalRequest) -> HttpResponse:
     """The resolved recipient count while the form is filled in (htmx fragment; inventory checks 22-23)."""
-    form = BroadcastForm(initial=_posted_initial(request), company=request.company)
+    form = BroadcastForm(initial=BroadcastForm.posted_initial(request.POST), company=request.company)
     context: dict[str, Any] = {"form": form}
     try:
         numbers = numbers_clean(company=request.company, raw=[request.POST.get("numbers", "")])
@@ -375,23 +356,6 @@ def template_list(request: PortalRequest) -> HttpResponse:
     )
 
 
-def _template_posted_initial(request: PortalRequest) -> dict[str, Any]:
-    post = request.POST
-    own = ("instantly", "scheduled_for")
-    initial = {k: v for k, v in _posted_initial(request).items() if k not in own}
-    initial.update(
-        {
-            "recurrence": post.get("recurrence", "none"),
-            "at_time": post.get("at_time", ""),
-            "weekdays": post.getlist("weekdays"),
-            "month_day": post.get("month_day", ""),
-            "effective_from": post.get("effective_from", ""),
-            "effective_till": post.get("effective_till", ""),
-        }
-    )
-    return initial
-
-
 def _template_save(
     request: PortalRequest,
     form: TemplateForm,
@@ -425,7 +389,6 @@ TEMPLATE_PAGE = ChainPage(
     initial_of=template_initial_of,
     blank_initial=lambda request: {},
     rows_of=template_step_rows,
-    posted_initial=_template_posted_initial,
     save=_template_save,
     done=_template_done,
 )

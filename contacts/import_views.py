@@ -30,7 +30,7 @@ from contacts.views import _ctx
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
 from portal.core.forms import ServiceErrorsMixin, apply_service_error
-from portal.core.htmx import is_fragment_request, redirect_after_form, render_page
+from portal.core.htmx import is_fragment_request, next_url, redirect_after_form, render_page
 from portal.core.request import PortalRequest
 from portal.tenants.access import company_view, get_for_company_or_404
 
@@ -311,9 +311,7 @@ def import_progress(request: PortalRequest, uuid: str) -> HttpResponse:
     if not contact_import.is_busy and is_fragment_request(request):
         if contact_import.kind == ContactImport.Kind.QUICK and contact_import.status == Status.IMPORTED:
             return _after_quick_import(request, contact_import)
-        return HttpResponseClientRedirect(
-            request.GET.get("next") or reverse("contacts:import-detail", args=[uuid])
-        )
+        return HttpResponseClientRedirect(next_url(request, reverse("contacts:import-detail", args=[uuid])))
     return render_page(
         request,
         "contacts/import_detail.html",

@@ -37,7 +37,7 @@ from contacts.models import Contact, ContactAttribute, ContactOptOut, OptOutWord
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
 from portal.core.forms import apply_service_error
-from portal.core.htmx import is_fragment_request, redirect_after_form, render_page
+from portal.core.htmx import is_fragment_request, next_url, redirect_after_form, render_page
 from portal.core.list_views import list_page_for, list_response
 from portal.core.listing import MODE_LABELS, Column, Kind, ListQueryError, ListSpec, Mode, register_list
 from portal.core.request import PortalRequest
@@ -329,10 +329,7 @@ def attribute_create(request: PortalRequest) -> HttpResponse:
             apply_service_error(form, exc)
         else:
             messages.success(request, _("Attribute %(name)s was added.") % {"name": attribute.name})
-            target = request.POST.get("next") or reverse("contacts:attribute-list")
-            if not target.startswith("/") or target.startswith("//"):
-                target = reverse("contacts:attribute-list")
-            return redirect_after_form(request, target)
+            return redirect_after_form(request, next_url(request, reverse("contacts:attribute-list")))
     return _attribute_page(request, form, None)
 
 

@@ -23,7 +23,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -52,7 +51,7 @@ from portal.accounts.selectors import (
 )
 from portal.audit.context import client_ip
 from portal.core.exceptions import ApplicationError
-from portal.core.htmx import is_fragment_request, redirect_after_form, render_page
+from portal.core.htmx import is_fragment_request, next_url, redirect_after_form, render_page
 from portal.core.request import PortalRequest
 from portal.tenants.access import company_view
 
@@ -211,10 +210,7 @@ def avatar_image(request: PortalRequest, user_uuid: uuid.UUID) -> HttpResponse:
 
 
 def _back(request: HttpRequest) -> str:
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return "/"
-    return target
+    return next_url(request, "/")
 
 
 @company_view()

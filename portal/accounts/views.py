@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -27,6 +26,7 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import User
 from portal.audit.context import client_ip
+from portal.core.htmx import next_url
 from portal.tenants.middleware import SESSION_KEY
 
 # Lazy: a module-level constant is built at import, before any request has chosen a language.
@@ -34,10 +34,7 @@ GENERIC_LOGIN_ERROR = gettext_lazy("Incorrect login or password.")
 
 
 def _safe_next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return next_url(request, reverse(settings.LOGIN_REDIRECT_URL))
 
 
 def _activate_language(response: HttpResponse, language: str) -> HttpResponse:
@@ -181,10 +178,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
             company=getattr(request, "company", None),
             language=language,
         )
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = "/"
-    return _activate_language(redirect(target), language)
+    return _activate_language(redirect(next_url(request, "/")), language)
 
 
 @require_GET

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -29,6 +30,20 @@ def render_page(
     response = render(request, name, dict(context or {}), status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """The ``next`` parameter (posted, else in the query string) when it stays on this site, otherwise ``default``.
+
+    The one check of every "go back to" link: a crafted ``next`` must not send the user to another site (open
+    redirect), including the forms a browser reads as another host (``//evil``, ``/\\evil``, ``https://evil``).
+    """
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 def redirect_after_form(request: HttpRequest, url: str) -> HttpResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -411,3 +412,34 @@ def test_an_attribute_created_from_import_step_3_sends_the_wizard_back_to_step_1
         "kids",
         "pets",
     }
+
+
+def test_attribute_form_next_refuses_a_backslash_host(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """``/\\evil`` is another host to a browser: New attribute goes back to the attributes list instead."""
+    response = client_for(admin_user).post(
+        reverse("contacts:attribute-create"), {"name": "pets", "type": "number", "next": "/\\evil.example/"}
+    )
+    assert response["Location"] == reverse("contacts:attribute-list")
+
+
+def test_import_progress_next_stays_on_the_site(
+    company: Company, admin_user: User, htmx_client_for: ClientFor, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A finished check follows the progress poll's ``next`` only within the portal (no open redirect)."""
+    from django.core.files.base import ContentFile
+
+    from contacts.models import ContactImport
+
+    client = htmx_client_for(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("contacts:import-start"),
+            {"file": ContentFile(b"+12015550161\n", name="p.csv"), "kind": "quick"},
+        )
+    url = reverse("contacts:import-progress", args=[ContactImport.objects.get(company=company).uuid])
+    detail = reverse("contacts:import-detail", args=[ContactImport.objects.get(company=company).uuid])
+    assert client.get(url, {"next": "https://evil.example/"})["HX-Redirect"] == detail
+    assert client.get(url, {"next": "//evil.example/"})["HX-Redirect"] == detail
+    assert client.get(url, {"next": "/contacts/"})["HX-Redirect"] == "/contacts/"

@@ -50,6 +50,7 @@ from broadcasts.models import (
 from broadcasts.tasks import (
     broadcast_advance_task,
     broadcast_fan_out_task,
+    broadcast_hops_submit_task,
     broadcast_statuses_apply_task,
     broadcast_timers_task,
 )
@@ -315,6 +316,7 @@ class _Start:
     recipient: BroadcastRecipient
     after_order: int
     reason: str
+    hop: bool = False  # a fallback hop: the step before it was decided (failed or timed out)
 
 
 @dataclass
@@ -332,6 +334,7 @@ class _Batch:
     new_attempts: list[BroadcastAttempt] = field(default_factory=list)
     items: list[OutgoingItem] = field(default_factory=list)
     sent_attempts: list[BroadcastAttempt] = field(default_factory=list)
+    hops: list[int] = field(default_factory=list)  # positions in sent_attempts of fallback hops
     recipients: dict[int, BroadcastRecipient] = field(default_factory=dict)
 
     def resolve(self, recipient: BroadcastRecipient, state: str, reason: str = "") -> None:
@@ -542,6 +545,8 @@ def _plan(batch: _Batch) -> None:
                     client_reference=f"bc-{recipient.pk}-{step.pk}",
                 )
             )
+            if start.hop:
+                batch.hops.append(len(batch.sent_attempts))
             batch.sent_attempts.append(attempt)
             recipient.state = RState.INITIATED
             recipient.step_order = step.order
@@ -596,6 +601,7 @@ def _flush(batch: _Batch) -> None:
         )
         for attempt, message in zip(batch.sent_attempts, messages, strict=True):
             attempt.message = message
+        _hops_submit_first(batch, messages)
     # The unique (recipient, step) constraint makes a second attempt of a step fail the whole transaction, so
     # nothing of this batch (messages included) would be committed: never twice.
     BroadcastAttempt.objects.bulk_create([*batch.new_attempts, *batch.sent_attempts])
@@ -625,6 +631,28 @@ def _flush(batch: _Batch) -> None:
             ],
             company_id,
         )
+
+
+HOPS_SUBMIT_BATCH = 100  # hop messages per priority submit task (as PORTAL_SUBMIT_BATCH_SIZE)
+
+
+def _hops_submit_first(batch: _Batch, messages: Sequence[Message]) -> None:
+    """Send the batch's fallback hops to the vendor ahead of first steps (issue 7 timing target).
+
+    ``message_send_batch`` queues every broadcast message on the ``bulk`` queue, first in first out: a hop whose
+    waiting time has already run out would wait behind the whole submit backlog of first steps there (p99 6 s
+    from the SMS deadline to the Viber submit at 20,000 recipients, bench/bench_broadcast_worker.py). The hops'
+    ids also go to the ``fallback`` queue, which the bulk workers consume beside ``bulk`` (round robin between
+    queues, so a hop waits for at most one task of each other queue). Whichever task claims a message first sends
+    it; the other finds it no longer queued (``messages_submit`` claims with a lease): never twice.
+    """
+    ids = [
+        messages[i].pk for i in batch.hops if messages[i].status == Message.Status.QUEUED and messages[i].pk
+    ]
+    company_id = batch.broadcast.company_id
+    for start in range(0, len(ids), HOPS_SUBMIT_BATCH):
+        chunk = ids[start : start + HOPS_SUBMIT_BATCH]
+        transaction.on_commit(lambda chunk=chunk: broadcast_hops_submit_task.delay(company_id, chunk))  # type: ignore[misc]
 
 
 def rows_update(model: Any, rows: Sequence[Any], fields: Sequence[str], company_id: int) -> None:
@@ -676,13 +704,20 @@ def recipients_advance(
         )
         if recipient_ids is not None:
             qs = qs.filter(pk__in=list(recipient_ids))
-        # Running steps first (timers and reports, never held back), then new recipients as far as the
-        # company's submit backlog allows (QUEUED_LIMIT).
+        # Running steps first (timers and reports), then new recipients as far as the company's share of the
+        # submit backlog allows (QUEUED_LIMIT, _start_room).
         recipients = list(qs.filter(state=RState.INITIATED).order_by("next_check_at")[:limit])
-        room = min(limit - len(recipients), _start_room(company_id)) if starts else 0
-        if room > 0:
-            recipients += list(qs.filter(state=RState.NOT_INITIATED).order_by("next_check_at")[:room])
-        if not recipients:
+        room: int | None = None  # the company's share left, read when first needed
+        new: list[BroadcastRecipient] = []
+        if starts and len(recipients) < limit:
+            room = _start_room(company_id)
+            if room > 0:
+                new = list(
+                    qs.filter(state=RState.NOT_INITIATED).order_by("next_check_at")[
+                        : min(limit - len(recipients), room)
+                    ]
+                )
+        if not recipients and not new:
             return 0
         broadcast = Broadcast.objects.select_related("company").get(pk=broadcast_id)
         steps = list(
@@ -696,11 +731,9 @@ def recipients_advance(
                 company_id=company_id, recipient_id__in=[r.pk for r in recipients], state=AState.WAITING
             ).select_related("message")
         }
+        handled = len(recipients)
+        fired = 0  # hops decided in this transaction (their messages are not in the backlog count yet)
         for recipient in recipients:
-            if recipient.state == RState.NOT_INITIATED:
-                # After the steps already skipped (step_order > 0 only when quiet hours held its first send).
-                batch.starts.append(_Start(recipient, recipient.step_order, recipient.reason))
-                continue
             attempt = waiting.get(recipient.pk)
             if attempt is None:
                 # No step is running (e.g. every earlier step was decided): go on after the last one tried.
@@ -715,6 +748,22 @@ def recipients_advance(
                 recipient.next_check_at = max(verdict.deadline or now, now)
                 batch.recipients[recipient.pk] = recipient
                 continue
+            if verdict.outcome == AState.FAILED:
+                # Fairness (issue 7): a hop after an immediate failure is new traffic like a first step, so it
+                # takes the company's share of the submit backlog too (a big run with many failures otherwise
+                # queued its hops beyond its share). Without room it waits, decided later and ahead of new
+                # recipients; a hop after a timeout is never held back (its waiting time has already run out),
+                # but it fills the share all the same (its message is queued).
+                if room is None:
+                    room = _start_room(company_id) - fired
+                if room <= 0:
+                    recipient.next_check_at = now + datetime.timedelta(seconds=ROOM_RETRY)
+                    batch.recipients[recipient.pk] = recipient
+                    continue
+            if verdict.outcome != AState.SUCCEEDED:
+                fired += 1
+                if room is not None:
+                    room -= 1
             attempt.state = verdict.outcome
             attempt.reason = verdict.reason[:300]
             attempt.finished_at = now
@@ -723,10 +772,20 @@ def recipients_advance(
             if verdict.outcome == AState.SUCCEEDED:
                 batch.resolve(recipient, RState.SUCCESSFUL)
             else:
-                batch.starts.append(_Start(recipient, attempt.step.order, verdict.reason))
+                batch.starts.append(_Start(recipient, attempt.step.order, verdict.reason, hop=True))
+        if new and room is not None:
+            # The hops fired above came first; the rows left over stay due for the next pass.
+            new = new[: max(room, 0)]
+            # After the steps already skipped (step_order > 0 only when quiet hours held its first send).
+            batch.starts += [_Start(r, r.step_order, r.reason) for r in new]
+            handled += len(new)
         _plan(batch)
         _flush(batch)
-    return len(recipients)
+    return handled
+
+
+# Seconds before a hop after an immediate failure, held back for the company's share, is looked at again.
+ROOM_RETRY = 1.0
 
 
 def _start_room(company_id: int) -> int:
@@ -751,21 +810,35 @@ def _start_room(company_id: int) -> int:
     return QUEUED_LIMIT // companies - backlog.get(company_id, 0)
 
 
-TIMER_BATCH = 200  # running steps one realtime timer task handles (a fraction of a second of work)
+TIMER_BATCH = 200  # running steps one timer transaction handles (a fraction of a second of work)
+TIMER_SLICE = 1.0  # seconds one timers task works before it leaves the worker to other realtime tasks
 TIMERS_KEY = "broadcasts:timers:%d"
 
 
 def broadcast_timers(*, company_id: int, broadcast_id: int) -> int:
-    """The timers' fast lane: judge up to TIMER_BATCH due running steps of the run and fire their next hops.
+    """The timers' fast lane: judge the run's due running steps, TIMER_BATCH at a time, and fire their next hops.
 
     Issue 7 timing target (a fallback hop fires within its waiting time + 5 s): the bulk queue holds the run's
     submits, and an advance task behind them fired hops up to 15 s late on one busy worker. This task runs on the
-    realtime queue, small enough never to hold up a one-time password; the bulk advance handles the same rows
+    realtime queue in small transactions, never longer than about TIMER_SLICE, so it never holds up a one-time
+    password; when due steps are left after the slice it enqueues itself again at once (one beat tick, 2 s, handled
+    only TIMER_BATCH before, so a burst of timeouts fell seconds behind). The bulk advance handles the same rows
     otherwise (both claim with ``skip_locked``, so a recipient is handled once).
     """
-    return recipients_advance(
-        company_id=company_id, broadcast_id=broadcast_id, limit=TIMER_BATCH, starts=False
-    )
+    handled = 0
+    started = time.monotonic()
+    while True:
+        done = recipients_advance(
+            company_id=company_id, broadcast_id=broadcast_id, limit=TIMER_BATCH, starts=False
+        )
+        handled += done
+        if done < TIMER_BATCH:
+            return handled
+        if time.monotonic() - started > TIMER_SLICE:
+            break
+    if cache.add(TIMERS_KEY % broadcast_id, 1, timeout=10):
+        broadcast_timers_task.delay(company_id, broadcast_id)
+    return handled
 
 
 def broadcast_advance(*, company_id: int, broadcast_id: int, max_batches: int = 100) -> int:
@@ -867,6 +940,11 @@ def broadcast_statuses_apply(*, company_id: int, message_ids: Iterable[int]) -> 
         handled += recipients_advance(
             company_id=company_id, broadcast_id=broadcast_id, recipient_ids=recipient_ids
         )
+        # The submit that reported these statuses freed room in the company's share: go on with the run now (hops
+        # held for room first, then new recipients) instead of at the next beat tick (2 s). Paced by the beat
+        # alone, a run started at most its share per tick, so two workers idled half the time and a small run
+        # beside a big one took twice its time alone whatever the workers could do (issue 7 fairness).
+        handled += recipients_advance(company_id=company_id, broadcast_id=broadcast_id, limit=QUEUED_LIMIT)
         broadcast_finish_check(company_id=company_id, broadcast_id=broadcast_id)
     return handled
 
@@ -924,12 +1002,12 @@ def broadcasts_sweep() -> dict[str, int]:
         due = BroadcastRecipient.objects.filter(
             company_id=company_id, broadcast_id=broadcast_id, next_check_at__lte=now
         )
-        if due.filter(state=RState.INITIATED).exists() and cache.add(
-            TIMERS_KEY % broadcast_id, 1, timeout=10
-        ):
+        # One read per state: each is a range of the index bcrecipient_due_state.
+        timers_due = due.filter(state=RState.INITIATED).exists()
+        if timers_due and cache.add(TIMERS_KEY % broadcast_id, 1, timeout=10):
             broadcast_timers_task.delay(company_id, broadcast_id)
             done["timers"] += 1
-        if due.exists():
+        if timers_due or due.filter(state=RState.NOT_INITIATED).exists():
             # One queued advance per run at a time; the task clears the key when it starts.
             if cache.add(ADVANCE_KEY % broadcast_id, 1, timeout=30):
                 broadcast_advance_task.delay(company_id, broadcast_id)

@@ -296,10 +296,13 @@ class BroadcastRecipient(TenantModel):
         ]
         indexes = [
             models.Index(fields=["company", "broadcast", "state"], name="bcrecipient_state"),
+            # State before the time (issue 7, 100,000 recipients): the engine reads due running steps and due new
+            # recipients apart; with (company, broadcast, next_check_at) every read of due running steps scanned
+            # past all the rows not yet started (all due since the launch), a cost growing with the run.
             models.Index(
-                fields=["company", "broadcast", "next_check_at"],
+                fields=["company", "broadcast", "state", "next_check_at"],
                 condition=Q(next_check_at__isnull=False),
-                name="bcrecipient_due",
+                name="bcrecipient_due_state",
             ),
         ]
 

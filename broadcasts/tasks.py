@@ -1,8 +1,10 @@
 """Thin Celery wrappers of the broadcast engine (CONVENTIONS R7): ids in, one service call, idempotent.
 
 The fan-out and the engine run on the ``bulk`` queue so that a big campaign never delays a one-time password; the
-beat sweep is on ``realtime`` so that timers keep firing while the bulk queue is busy (it only enqueues work and
-does cheap index reads itself).
+beat sweep and the timers' fast lane are on ``realtime`` so that timers keep firing while the bulk queue is busy
+(they only do small batches of database work). The submits of fallback hops go to the ``fallback`` queue, which
+the bulk workers consume beside ``bulk``, so that a hop whose waiting time has run out does not wait behind the
+first steps' submit backlog (issue 7 timing target, broadcasts.engine._hops_submit_first).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ def broadcast_timers_task(company_id: int, broadcast_id: int) -> int:
 
     cache.delete(TIMERS_KEY % broadcast_id)
     return broadcast_timers(company_id=company_id, broadcast_id=broadcast_id)
+
+
+@shared_task(name="fallback.broadcasts.hops_submit", acks_late=True, autoretry_for=(TransientError,), retry_backoff=True, max_retries=5)  # fmt: skip
+def broadcast_hops_submit_task(company_id: int, message_ids: list[int]) -> int:
+    """Submit queued fallback-hop messages ahead of the bulk queue (a no-op for any already submitted)."""
+    from channels_out.services import messages_submit
+
+    return messages_submit(company_id=company_id, message_ids=message_ids).submitted
 
 
 @shared_task(name="bulk.broadcasts.statuses_apply", acks_late=True)

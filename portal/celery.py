@@ -1,7 +1,7 @@
 """The Celery app (CONVENTIONS R7).
 
 Queues: ``realtime`` (one-time passwords, conversations, delivery reports), ``bulk`` (broadcast fan-out, imports,
-exports, reports) and ``default``. A worker per queue keeps a big campaign from delaying a one-time password.
+exports, reports), ``fallback`` (submits of broadcast fallback hops, consumed by the bulk workers) and ``default``. A worker per queue keeps a big campaign from delaying a one-time password.
 The beat schedule is code, reviewed like the rest.
 """
 
@@ -16,9 +16,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("realtime"), Queue("bulk"), Queue("default"))
+# ``fallback``: submits of broadcast fallback hops, consumed by the bulk workers beside ``bulk`` so that a hop whose
+# waiting time ran out skips the first steps' submit backlog (broadcasts/tasks.py).
+app.conf.task_queues = (Queue("realtime"), Queue("fallback"), Queue("bulk"), Queue("default"))
 app.conf.task_routes = {
     "realtime.*": {"queue": "realtime"},
+    "fallback.*": {"queue": "fallback"},
     "bulk.*": {"queue": "bulk"},
 }
 app.conf.beat_schedule = {

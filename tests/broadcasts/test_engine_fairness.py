@@ -1,6 +1,7 @@
 """Back-pressure and fairness of the engine (broadcasts.engine QUEUED_LIMIT and _start_room): new recipients
 start only while the submit backlog is under the limit, and a second company's run gets an equal share at once;
-running steps (timers, reports) are never held back."""
+hops after an immediate failure take the share too (before new recipients); hops after a timeout are never held
+back and go to the vendor through the ``fallback`` queue; the timers' lane works through bursts."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 
-from broadcasts import engine, services
+from broadcasts import engine, services, tasks
 from broadcasts.models import Broadcast, BroadcastRecipient
 from broadcasts.services import BroadcastData
 from channels_out.models import Connection, Message
 from channels_out.services import simulator_connection_create
+from channels_out.vendors.simulator.adapter import submit_count
 from portal.tenants.models import Company
 from tests.broadcasts.conftest import Capture, sms
 
@@ -86,3 +90,130 @@ def test_timers_fast_lane_fires_due_hops_and_never_starts_new_recipients(
     assert sweep()["timers"] == 1  # both runs have due rows; only the running one has due timers
     assert Message.objects.filter(company=company, address__in=NUMBERS[:3]).count() == 6
     assert _initiated(running) == 3
+
+
+def _queued(company: Company) -> list[Message]:
+    return list(Message.objects.filter(company=company, status=Message.Status.QUEUED).order_by("id"))
+
+
+def _fail(message: Message) -> None:
+    """The message failed for good (as a refused submit or an "undelivered" report) and its recipient is due."""
+    Message.objects.filter(pk=message.pk).update(status=Message.Status.FAILED)
+    BroadcastRecipient.objects.filter(attempts__message=message).update(next_check_at=timezone.now())
+
+
+def test_hops_after_immediate_failures_take_the_share_and_go_before_new_recipients(
+    company: Company,
+    simulator: Connection,
+    clock: Callable[[float], None],
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 3)
+    with django_capture_on_commit_callbacks(execute=False):
+        run = services.broadcast_save(
+            company=company,
+            actor=None,
+            data=BroadcastData(name="Failing", numbers=NUMBERS[:6], steps=[sms(), sms("Again")]),
+            action="launch",
+        )
+    engine.broadcast_fan_out(company_id=company.pk, broadcast_id=run.pk)
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 3
+    first, second, third = _queued(company)
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 2)
+    _fail(first)
+    _fail(second)
+    # One message is queued (the third): room for one more. The first failure's hop takes it, the second waits,
+    # and no new recipient starts.
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 2
+    hops = _queued(company)[1:]
+    assert [m.address for m in hops] == [first.address]
+    assert _initiated(run) == 3
+    held = BroadcastRecipient.objects.get(broadcast=run, address=second.address)
+    assert held.next_check_at is not None and held.next_check_at > timezone.now()
+    assert held.attempts.get(message=second).state == "waiting"  # decided when it goes on
+    # The third is submitted: room for one again, and the held hop goes before any new recipient.
+    Message.objects.filter(pk=third.pk).update(status=Message.Status.SUBMITTED)
+    clock(engine.ROOM_RETRY)
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 1
+    assert [m.address for m in _queued(company)] == [first.address, second.address]
+    assert _initiated(run) == 3
+    assert held.attempts.get(message=second).state == "failed"
+
+
+def test_hops_are_submitted_through_the_fallback_lane(
+    company: Company,
+    simulator: Connection,
+    script: Callable[..., Any],
+    launch: Callable[..., Broadcast],
+    clock: Callable[[float], None],
+    sweep: Callable[[], dict[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hop's message goes to the ``fallback`` queue as well as ``bulk``; first steps only to ``bulk``. It is
+    submitted once whichever task runs first."""
+    lane: list[int] = []
+    real = tasks.broadcast_hops_submit_task
+
+    class Recorder:
+        def delay(self, company_id: int, message_ids: list[int]) -> None:
+            lane.extend(message_ids)
+            real.delay(company_id, message_ids)
+
+    monkeypatch.setattr(engine, "broadcast_hops_submit_task", Recorder())
+    assert real.name.startswith("fallback.")
+    script(channel="sms", report="none", pattern=NUMBERS[0])
+    script(channel="sms", report="delivered")
+    run = launch(numbers=NUMBERS[:3], steps=[sms(wait_value=10, wait_unit="s"), sms("Again")])
+    assert lane == []
+    clock(11)
+    sweep()
+    hop = Message.objects.get(company=company, address=NUMBERS[0], text="Again")
+    assert lane == [hop.pk]
+    assert hop.status == Message.Status.SUBMITTED
+    assert submit_count() == 4  # three first steps and the hop, once
+    assert _initiated(run) == 3
+
+
+def test_timers_lane_works_through_a_burst_and_hands_over_after_its_slice(
+    company: Company,
+    simulator: Connection,
+    script: Callable[..., Any],
+    launch: Callable[..., Broadcast],
+    clock: Callable[[float], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script(channel="sms", report="none", pattern=NUMBERS[0][:-2] + "0*")
+    script(channel="sms", report="delivered")
+    run = launch(numbers=NUMBERS[:5], steps=[sms(wait_value=10, wait_unit="s"), sms("Again")])
+    again: list[tuple[int, int]] = []
+    monkeypatch.setattr(engine, "TIMER_BATCH", 2)
+    monkeypatch.setattr(tasks.broadcast_timers_task, "delay", lambda *args: again.append(args))
+    clock(11)
+    # Five due timers, two per transaction: one task goes through all of them within its slice.
+    assert engine.broadcast_timers(company_id=company.pk, broadcast_id=run.pk) == 5
+    assert again == []
+    assert Message.objects.filter(company=company, text="Again").count() == 5
+    # Past its slice with due rows left, the task hands over to a fresh one (other realtime tasks go between).
+    rerun = launch(numbers=NUMBERS[5:10], steps=[sms(wait_value=10, wait_unit="s"), sms("Again")])
+    clock(11)
+    monkeypatch.setattr(engine, "TIMER_SLICE", -1.0)
+    cache.delete(engine.TIMERS_KEY % rerun.pk)
+    assert engine.broadcast_timers(company_id=company.pk, broadcast_id=rerun.pk) == 2
+    assert again == [(company.pk, rerun.pk)]
+
+
+def test_a_submit_report_starts_new_recipients_at_once(
+    company: Company,
+    simulator: Connection,
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Room freed by a submit is used right away (not at the next beat tick)."""
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 2)
+    run = _launch(company, django_capture_on_commit_callbacks, NUMBERS[:5])
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 2
+    first = _queued(company)[0]
+    Message.objects.filter(pk=first.pk).update(status=Message.Status.SUBMITTED, submitted_at=timezone.now())
+    engine.broadcast_statuses_apply(company_id=company.pk, message_ids=[first.pk])
+    assert _initiated(run) == 3

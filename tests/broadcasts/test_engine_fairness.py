@@ -130,7 +130,8 @@ def test_hops_after_immediate_failures_take_the_share_and_go_before_new_recipien
     assert [m.address for m in hops] == [first.address]
     assert _initiated(run) == 3
     held = BroadcastRecipient.objects.get(broadcast=run, address=second.address)
-    assert held.next_check_at is not None and held.next_check_at > timezone.now()
+    assert held.next_check_at is not None
+    assert held.next_check_at > timezone.now()
     assert held.attempts.get(message=second).state == "waiting"  # decided when it goes on
     # The third is submitted: room for one again, and the held hop goes before any new recipient.
     Message.objects.filter(pk=third.pk).update(status=Message.Status.SUBMITTED)

@@ -220,6 +220,20 @@ ACTIONS: dict[str, tuple[Callable[..., Broadcast], Any]] = {
 }  # fmt: skip
 
 
+def _run_action(
+    request: PortalRequest, service: Callable[..., Any], message: Any, **target: Any
+) -> tuple[bool, Any]:
+    """Run a row action's service on ``target`` (a run or a template): whether it was done and its result. The
+    outcome, ``message`` or the service's refusal, is shown on the page the action goes to next."""
+    try:
+        result = service(company=request.company, actor=request.user, **target)
+    except (ApplicationError, ValidationError) as exc:
+        messages.error(request, exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages))
+        return False, None
+    messages.success(request, str(message))
+    return True, result
+
+
 @company_view(perm=PERM)
 @require_POST
 def broadcast_action(request: PortalRequest, uuid: str, action: str) -> HttpResponse:
@@ -227,14 +241,9 @@ def broadcast_action(request: PortalRequest, uuid: str, action: str) -> HttpResp
     broadcast = get_for_company_or_404(Broadcast.objects, company=request.company, uuid=uuid)
     if action not in ACTIONS:
         return HttpResponse(status=404)
-    service, done = ACTIONS[action]
-    try:
-        result = service(company=request.company, actor=request.user, broadcast=broadcast)
-    except (ApplicationError, ValidationError) as exc:
-        text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
-        messages.error(request, text)
+    done, result = _run_action(request, *ACTIONS[action], broadcast=broadcast)
+    if not done:
         return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[broadcast.uuid]))
-    messages.success(request, str(done))
     if action == "copy":
         return redirect_after_form(request, reverse("broadcasts:broadcast-edit", args=[result.uuid]))
     return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[result.uuid]))
@@ -429,14 +438,9 @@ def template_action(request: PortalRequest, uuid: str, action: str) -> HttpRespo
     )
     if action not in TEMPLATE_ACTIONS:
         return HttpResponse(status=404)
-    service, done = TEMPLATE_ACTIONS[action]
-    try:
-        result = service(company=request.company, actor=request.user, template=template)
-    except (ApplicationError, ValidationError) as exc:
-        text = exc.message if isinstance(exc, ApplicationError) else " ".join(exc.messages)
-        messages.error(request, text)
+    done, result = _run_action(request, *TEMPLATE_ACTIONS[action], template=template)
+    if not done:
         return redirect_after_form(request, reverse("broadcasts:template-list"))
-    messages.success(request, str(done))
     if action == "launch":
         return redirect_after_form(request, reverse("broadcasts:broadcast-detail", args=[result.uuid]))
     if action == "copy":

@@ -433,6 +433,25 @@ def test_role_without_broadcasts_permission_gets_403_on_templates(
     assert BroadcastTemplate.objects.get(pk=template.pk).deleted_at is None
 
 
+def test_template_actions_report_a_refusal_and_go_where_the_action_leads(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """A refused action shows the service's reason on the Templates tab; Copy opens the copy's form."""
+    from django.contrib.messages import get_messages
+
+    template = template_services.template_save(company=company, actor=None, data=_data(recurrence="none"))
+    client = client_for(admin_user)
+    refused = client.post(reverse("broadcasts:template-action", args=[template.uuid, "pause"]))
+    assert refused["Location"] == reverse("broadcasts:template-list")
+    assert [str(m) for m in get_messages(refused.wsgi_request)] == [
+        "Only an Active or Expired schedule can be paused."
+    ]
+    copied = client.post(reverse("broadcasts:template-action", args=[template.uuid, "copy"]))
+    copy = BroadcastTemplate.objects.exclude(pk=template.pk).get()
+    assert copied["Location"] == reverse("broadcasts:template-edit", args=[copy.uuid])
+    assert client.post(reverse("broadcasts:template-action", args=[template.uuid, "x"])).status_code == 404
+
+
 def test_template_edit_page_shows_the_stored_shared_fields(
     company: Company, admin_user: User, client_for: ClientFor
 ) -> None:

@@ -374,3 +374,21 @@ def test_edit_page_shows_the_stored_shared_fields(
     local = draft.scheduled_for.astimezone(zoneinfo.ZoneInfo(company.time_zone))
     assert f'value="{local:%Y-%m-%dT%H:%M}"' in page
     assert not re.search(r'name="instantly"[^>]*checked', page)
+
+
+def test_actions_report_a_refusal_and_go_where_the_action_leads(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    """A refused action shows the service's reason on the run's page; Copy opens the copy's form; unknown: 404."""
+    draft = _draft(company)
+    client = client_for(admin_user)
+    refused = client.post(reverse("broadcasts:broadcast-action", args=[draft.uuid, "pause"]))
+    assert refused["Location"] == reverse("broadcasts:broadcast-detail", args=[draft.uuid])
+    assert _flash(refused) == ["Only a broadcast In progress can be paused."]
+    copied = client.post(reverse("broadcasts:broadcast-action", args=[draft.uuid, "copy"]))
+    copy = Broadcast.objects.exclude(pk=draft.pk).get()
+    assert copied["Location"] == reverse("broadcasts:broadcast-edit", args=[copy.uuid])
+    assert _flash(copied)[-1] == "A copy was saved as a draft."
+    assert (
+        client.post(reverse("broadcasts:broadcast-action", args=[draft.uuid, "explode"])).status_code == 404
+    )

@@ -210,11 +210,15 @@ def test_a_submit_report_starts_new_recipients_at_once(
     django_capture_on_commit_callbacks: Capture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Room freed by a submit is used right away (not at the next beat tick)."""
-    monkeypatch.setattr(engine, "QUEUED_LIMIT", 2)
-    run = _launch(company, django_capture_on_commit_callbacks, NUMBERS[:5])
-    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 2
-    first = _queued(company)[0]
-    Message.objects.filter(pk=first.pk).update(status=Message.Status.SUBMITTED, submitted_at=timezone.now())
-    engine.broadcast_statuses_apply(company_id=company.pk, message_ids=[first.pk])
-    assert _initiated(run) == 3
+    """Room freed by submits is used right away (not at the next beat tick), once a submit task's worth is free."""
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 3)
+    monkeypatch.setattr(engine, "REFILL_MIN", 2)
+    run = _launch(company, django_capture_on_commit_callbacks, NUMBERS[:6])
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 3
+    first, second, _third = _queued(company)
+    for message, initiated in ((first, 3), (second, 5)):  # room 1: wait; room 2: start two
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.SUBMITTED, submitted_at=timezone.now()
+        )
+        engine.broadcast_statuses_apply(company_id=company.pk, message_ids=[message.pk])
+        assert _initiated(run) == initiated

@@ -642,7 +642,7 @@ def _hops_submit_first(batch: _Batch, messages: Sequence[Message]) -> None:
     ``message_send_batch`` queues every broadcast message on the ``bulk`` queue, first in first out: a hop whose
     waiting time has already run out would wait behind the whole submit backlog of first steps there (p99 6 s
     from the SMS deadline to the Viber submit at 20,000 recipients, bench/bench_broadcast_worker.py). The hops'
-    ids also go to the ``fallback`` queue, which the bulk workers consume beside ``bulk`` (round robin between
+    ids also go to the ``engine`` queue, which the bulk workers consume beside ``bulk`` (round robin between
     queues, so a hop waits for at most one task of each other queue). Whichever task claims a message first sends
     it; the other finds it no longer queued (``messages_submit`` claims with a lease): never twice.
     """

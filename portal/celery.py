@@ -1,7 +1,7 @@
 """The Celery app (CONVENTIONS R7).
 
 Queues: ``realtime`` (one-time passwords, conversations, delivery reports), ``bulk`` (broadcast fan-out, imports,
-exports, reports), ``fallback`` (submits of broadcast fallback hops, consumed by the bulk workers) and ``default``. A worker per queue keeps a big campaign from delaying a one-time password.
+exports, reports), ``engine`` (the broadcast engine's own tasks, consumed by the bulk workers) and ``default``. A worker per queue keeps a big campaign from delaying a one-time password.
 The beat schedule is code, reviewed like the rest.
 """
 
@@ -16,12 +16,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# ``fallback``: submits of broadcast fallback hops, consumed by the bulk workers beside ``bulk`` so that a hop whose
-# waiting time ran out skips the first steps' submit backlog (broadcasts/tasks.py).
-app.conf.task_queues = (Queue("realtime"), Queue("fallback"), Queue("bulk"), Queue("default"))
+# ``engine``: the broadcast engine's fan-out, advance and fallback-hop submit tasks, consumed by the bulk workers
+# beside ``bulk`` so that they do not wait behind the first steps' submit backlog (broadcasts/tasks.py).
+app.conf.task_queues = (Queue("realtime"), Queue("engine"), Queue("bulk"), Queue("default"))
 app.conf.task_routes = {
     "realtime.*": {"queue": "realtime"},
-    "fallback.*": {"queue": "fallback"},
+    "engine.*": {"queue": "engine"},
     "bulk.*": {"queue": "bulk"},
 }
 app.conf.beat_schedule = {

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def celery_worker(*, broker_url: str, cache_url: str, queues: str = "realtime,fallback,bulk,default") -> Iterator[str]:
+def celery_worker(
+    *, broker_url: str, cache_url: str, queues: str = "realtime,engine,bulk,default"
+) -> Iterator[str]:
     """Start ``celery worker`` on the test broker, wait until it answers a ping, stop it afterwards."""
     from portal.celery import app
 

@@ -1,7 +1,7 @@
 """Back-pressure and fairness of the engine (broadcasts.engine QUEUED_LIMIT and _start_room): new recipients
 start only while the submit backlog is under the limit, and a second company's run gets an equal share at once;
 hops after an immediate failure take the share too (before new recipients); hops after a timeout are never held
-back and go to the vendor through the ``fallback`` queue; the timers' lane works through bursts."""
+back and go to the vendor through the ``engine`` queue; the timers' lane works through bursts."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def test_hops_are_submitted_through_the_fallback_lane(
     sweep: Callable[[], dict[str, int]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A hop's message goes to the ``fallback`` queue as well as ``bulk``; first steps only to ``bulk``. It is
+    """A hop's message goes to the ``engine`` queue as well as ``bulk``; first steps only to ``bulk``. It is
     submitted once whichever task runs first."""
     lane: list[int] = []
     real = tasks.broadcast_hops_submit_task
@@ -162,7 +162,7 @@ def test_hops_are_submitted_through_the_fallback_lane(
             real.delay(company_id, message_ids)
 
     monkeypatch.setattr(engine, "broadcast_hops_submit_task", Recorder())
-    assert real.name.startswith("fallback.")
+    assert real.name.startswith("engine.")
     script(channel="sms", report="none", pattern=NUMBERS[0])
     script(channel="sms", report="delivered")
     run = launch(numbers=NUMBERS[:3], steps=[sms(wait_value=10, wait_unit="s"), sms("Again")])

@@ -125,6 +125,9 @@ def child(path: str, fmt: str) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:  # the next run meets the same table
+        # Statistics first: the deferred foreign-key checks of the DELETE look contacts up by id, and with the
+        # statistics of the empty table (autovacuum is off here) each lookup is a sequential scan (8 ms a row).
+        cursor.execute("ANALYZE contacts_contact")
         cursor.execute("DELETE FROM contacts_contacttag WHERE company_id = %s", [company.pk])
         cursor.execute("DELETE FROM contacts_contact WHERE company_id = %s", [company.pk])
     print(
@@ -201,7 +204,7 @@ def _run_child(path: str, fmt: str) -> dict[str, float]:
     from django.db import connection
 
     with connection.cursor() as cursor:  # the child deleted its contacts; clean up for the next run
-        cursor.execute("VACUUM contacts_contact")
+        cursor.execute("VACUUM ANALYZE contacts_contact")
     return data
 
 

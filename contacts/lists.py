@@ -23,6 +23,7 @@ from contacts.models import (
     ContactAttribute,
     ContactOptOut,
     ContactTag,
+    has_value,
     slot_key,
 )
 from contacts.values import clean_attribute_value, display_value
@@ -99,11 +100,11 @@ def _attribute_filter(attribute: ContactAttribute) -> Callable[[Filter], Q]:
             raise ListQueryError(" ".join(exc.messages)) from exc
 
     def build(flt: Filter) -> Q:
-        # Empty / non-empty are key existence, served by the GIN index on (company, attributes).
+        # Empty / non-empty: the value IS [NOT] NULL, served by the attribute's per-slot index (contacts.models).
         if flt.mode == Mode.EMPTY:
-            return ~Q(attributes__has_key=key)
+            return has_value(key, present=False)
         if flt.mode == Mode.NONEMPTY:
-            return Q(attributes__has_key=key)
+            return has_value(key)
         if flt.mode == Mode.RANGE:
             if not flt.low and not flt.high:
                 raise ListQueryError(_("Give at least one end of the range."))

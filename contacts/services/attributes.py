@@ -12,6 +12,7 @@ from contacts.models import (
     Contact,
     ContactAttribute,
     Target,
+    has_value,
 )
 from contacts.services._common import RESERVED_NAMES, _check_company, _minus_keys
 from portal.accounts.models import User
@@ -171,7 +172,7 @@ def attribute_delete(*, company: Company, actor: User | None, attribute: Contact
             % {"name": attribute.name, "targets": ", ".join(sorted(users))}
         )
     cleared = (
-        Contact.objects.filter(company=company, attributes__has_key=attribute.key)
+        Contact.objects.filter(has_value(attribute.key), company=company)
         .update(attributes=_minus_keys([attribute.key]), updated_at=Now())
     )  # fmt: skip
     audit_record(

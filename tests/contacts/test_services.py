@@ -324,3 +324,36 @@ def test_contact_form_and_mass_edit_check_names_email_and_attributes_alike(compa
         company=company, actor=None, data=services.ContactData(phone="+4915187654321", email="  ")
     )
     assert blank.email == ""
+
+
+def test_attribute_filters_are_answered_by_an_index(company: Company) -> None:
+    """Storage decision (contacts.models): "non-empty" uses the per-slot index, "by value" the GIN index.
+
+    The GIN index uses jsonb_path_ops, which cannot answer ``attributes ? key``; the filters must not use it.
+    """
+    from django.db import connection
+
+    city = make_attribute(company, "City", T.LIST, options=["Madrid", "Paris"])
+    slot_index_ensure(city.slot)
+    make_contact(company, attributes={city.key: "Madrid"})
+    make_contact(company, attributes={city.key: "Paris"})
+    with connection.cursor() as cursor:  # enough rows for the planner to prefer the selective index
+        cursor.execute(
+            "INSERT INTO contacts_contact (uuid, company_id, phone, first_name, last_name, email, attributes,"
+            " created_at, updated_at) SELECT gen_random_uuid(), %s, '+1917555' || lpad(g::text, 4, '0'), '', '',"
+            " '', '{}', now(), now() FROM generate_series(1, 3000) g",
+            [company.pk],
+        )
+        cursor.execute("ANALYZE contacts_contact")
+    plans = {}
+    for mode, extra in (("nonempty", {}), ("empty", {}), ("value", {"q": "Madrid"})):
+        selection = target_contacts(company=company, filters=[{"key": city.key, "mode": mode, **extra}])
+        assert selection.count() == {"nonempty": 2, "empty": 3000, "value": 1}[mode]
+        sql, params = selection.order_by().values("id").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plans[mode] = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"contact_attr_{city.key}_idx" in plans["nonempty"], plans["nonempty"]
+    assert "IS NOT NULL" in plans["nonempty"]
+    assert "contact_attrs_path_gin" in plans["value"], plans["value"]

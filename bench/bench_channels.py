@@ -41,6 +41,7 @@ def main() -> None:
 
     from channels_out import services
     from channels_out.models import CallbackPayload, Message, SimulatorRule
+    from channels_out.services.reports import _apply_batch
     from portal.core.tasks import ping_task
     from portal.tenants.models import Company
     from portal.tenants.services import company_create
@@ -99,7 +100,7 @@ def main() -> None:
     half = len(vendor_ids) // 2
     store(vendor_ids[:half])
     started = time.perf_counter()
-    while services._apply_batch(1):  # baseline: one transaction per report
+    while _apply_batch(1):  # baseline: one transaction per report
         pass
     single_rate = half / (time.perf_counter() - started)
     store(vendor_ids[half:])

@@ -12,8 +12,8 @@ that path small, measured by ``bench/bench_callbacks.py``:
   ``GENERATION_CHECK_SECONDS`` (1 s) and drops its entries when it moved, so a disabled connection or a rotated
   secret takes effect on hooks within a second, in every process.
 - ``apply_kick`` replaces one Redis round trip per report: the request only sets an in-process event after its
-  INSERT committed; one kicker thread per process runs ``services._schedule_apply`` (Redis ``SET NX`` + the
-  apply task when none waits) at most every ``KICK_INTERVAL_SECONDS`` (50 ms), always after the latest
+  INSERT committed; one kicker thread per process runs ``services.reports._schedule_apply`` (Redis ``SET NX``
+  and the apply task when none waits) at most every ``KICK_INTERVAL_SECONDS`` (50 ms), always after the latest
   request's commit, so no stored report waits for a kick longer than that (the upkeep beat job kicks anyway
   if a process dies between the commit and its kick). Eager Celery (tests) kicks inline.
 
@@ -131,7 +131,7 @@ class _Kicker:
         self.wanted.set()
 
     def _run(self) -> None:
-        from channels_out.services import _schedule_apply
+        from channels_out.services.reports import _schedule_apply
 
         wanted = self.wanted
         while True:
@@ -152,7 +152,7 @@ def apply_kick() -> None:
     from celery import current_app
 
     if current_app.conf.task_always_eager:
-        from channels_out.services import _schedule_apply
+        from channels_out.services.reports import _schedule_apply
 
         _schedule_apply()
     else:

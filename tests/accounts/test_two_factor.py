@@ -106,7 +106,7 @@ def test_the_code_leaves_through_the_channel_layer_as_system_traffic(
     """Issue 5: an SMS Message (origin system, realtime queue) from the company's SMS sender, text hidden in the log."""
     from unittest import mock
 
-    with mock.patch("channels_out.services.messages_submit_realtime_task") as realtime, on_commit():
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task") as realtime, on_commit():
         twofactor.two_factor_sms_start(user=member, company=company, phone=PHONE)
     sms = Message.objects.get(company=company)
     assert (sms.channel, sms.origin, sms.direction, sms.sender_id, sms.status) == (

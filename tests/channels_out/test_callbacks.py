@@ -120,7 +120,7 @@ def test_report_for_an_unknown_id_is_kept_and_applied_when_the_message_appears(
 ) -> None:
     """A DLR that beats the submit response: kept, then applied when the submit result is recorded."""
     script(report="none")
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         message = services.message_send(
             company=company,
             actor=None,
@@ -318,7 +318,7 @@ def test_suggestion_reply_without_a_vendor_link_answers_the_latest_rcs_message(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:  # fmt: skip
     """Google RBM names no original message: the latest RCS message our sender sent the contact is linked."""
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         older = services.message_send(company=company, actor=None, channel="rcs", sender_id="ACME", to=MOBILE,
                                        payload={"text": "a"}, origin="broadcast")  # fmt: skip
         newer = services.message_send(company=company, actor=None, channel="rcs", sender_id="ACME", to=MOBILE,
@@ -355,7 +355,7 @@ def test_a_worker_killed_while_applying_loses_no_answered_report(
             == 200
         )
     with (
-        mock.patch("channels_out.services._messages_write", side_effect=SystemExit("worker killed")),
+        mock.patch("channels_out.services.reports._messages_write", side_effect=SystemExit("worker killed")),
         pytest.raises(SystemExit),
     ):
         services.delivery_events_apply()

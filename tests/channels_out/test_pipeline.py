@@ -16,7 +16,7 @@ from django.utils import timezone
 from channels_out import breaker, services
 from channels_out.kinds import ChannelKind
 from channels_out.models import CallbackPayload, Connection, Message, SimulatedReport, SimulatorRule
-from channels_out.services import message_send, messages_submit
+from channels_out.services import message_send, messages_submit, reports
 from channels_out.tasks import channels_upkeep_task, simulated_reports_due_task
 from channels_out.vendors.simulator.adapter import submit_count
 from portal.tenants.models import Company
@@ -229,7 +229,7 @@ def test_a_crash_after_the_vendor_accepted_never_submits_twice(
     """The worker dies between the vendor's answer and the commit: the retry reuses the client reference."""
     script(report_delay_seconds=0)
     with (
-        mock.patch("channels_out.services._submit_record", side_effect=SystemExit("worker killed")),
+        mock.patch("channels_out.services.sending._submit_record", side_effect=SystemExit("worker killed")),
         pytest.raises(SystemExit),
     ):
         _send(company, django_capture_on_commit_callbacks)
@@ -252,7 +252,7 @@ def test_a_committed_message_whose_task_was_lost_is_resumed(
     django_capture_on_commit_callbacks: Capture,
     later: Callable[[float], None],
 ) -> None:
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         message = _send(company, django_capture_on_commit_callbacks)
     assert message.status == Message.Status.QUEUED
     later(31)
@@ -263,7 +263,7 @@ def test_a_committed_message_whose_task_was_lost_is_resumed(
 
 
 def test_submit_claims_each_message_once(company: Company, simulator: Connection) -> None:
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         ids = [
             message_send(company=company, actor=None, channel="sms", sender_id="ACME", to=MOBILE,
                          payload={"text": str(i)}, origin="api").pk
@@ -311,7 +311,7 @@ def test_payloads_are_applied_in_one_batch(
         ).body
         services.callback_store(connection=simulator, body=body, headers=_signed(simulator, body))
     assert CallbackPayload.objects.filter(state="received").count() == 3
-    with mock.patch("channels_out.services._reports_apply", wraps=services._reports_apply) as apply:
+    with mock.patch("channels_out.services.reports._reports_apply", wraps=reports._reports_apply) as apply:
         assert services.delivery_events_apply() == 3
     assert apply.call_count == 1  # one connection, one batch: one pass over the messages
     assert set(Message.objects.values_list("status", flat=True)) == {"delivered"}

@@ -34,7 +34,7 @@ def test_queued_sms_records_number_facts_and_segments(company: Company, simulato
     """A number without prefix is read in the company's default country (guide: Company.default_country)."""
     Company.objects.filter(pk=company.pk).update(default_country="ES")
     company.refresh_from_db()
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         message = _send(company, to="612 34 56 78", payload={"text": "a" * 161})
     assert message.status == Message.Status.QUEUED
     assert message.address == MOBILE
@@ -101,13 +101,13 @@ def test_text_over_the_channel_limit_is_refused(
 
 
 def test_limits_themselves_are_accepted(company: Company, simulator: Connection) -> None:
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         assert _send(company, channel=ChannelKind.VIBER, payload={"text": "v" * 1000}).text == "v" * 1000
         assert _send(company, channel=ChannelKind.WHATSAPP, payload={"text": "w" * 4096}).pk
 
 
 def test_same_client_reference_returns_the_same_message(company: Company, simulator: Connection) -> None:
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         first = _send(company, client_reference="order-17")
         again = _send(company, client_reference="order-17", payload={"text": "changed"})
     assert again.pk == first.pk
@@ -122,7 +122,7 @@ def test_batch_enqueues_one_task_per_batch_on_the_bulk_queue(
     items = [OutgoingItem(ChannelKind.SMS, "ACME", f"+3461234{i:04d}", {"text": "Hi"}) for i in range(7)]
     with (
         override_settings(PORTAL_SUBMIT_BATCH_SIZE=3),
-        mock.patch("channels_out.services.messages_submit_bulk_task") as task,
+        mock.patch("channels_out.services.sending.messages_submit_bulk_task") as task,
         django_capture_on_commit_callbacks(execute=True),
     ):
         rows = message_send_batch(company=company, actor=None, origin=Message.Origin.BROADCAST, items=items)

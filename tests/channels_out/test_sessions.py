@@ -42,7 +42,7 @@ def writes(simulator: Connection, django_capture_on_commit_callbacks: Capture) -
         body = json.dumps({"events": [event]}).encode()
         signature = services.adapter_for(simulator).sign(body)  # type: ignore[attr-defined]
         with (
-            mock.patch("channels_out.services.inbound_dispatch_task"),
+            mock.patch("channels_out.services.inbound.inbound_dispatch_task"),
             django_capture_on_commit_callbacks(execute=True),
         ):
             services.callback_store(connection=simulator, body=body, headers={"Signature": signature})
@@ -52,7 +52,7 @@ def writes(simulator: Connection, django_capture_on_commit_callbacks: Capture) -
 
 def _reply(company: Company, channel: str = "viber", to: str = MOBILE, origin: str = "conversation",
            payload: dict[str, Any] | None = None) -> Message:  # fmt: skip
-    with mock.patch("channels_out.services.messages_submit_realtime_task"):
+    with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
         return services.message_send(
             company=company, actor=None, channel=channel, sender_id="ACME", to=to,
             payload=payload or {"text": "Hello"}, origin=origin,
@@ -90,7 +90,7 @@ def test_viber_sixtieth_ends_the_session_and_the_next_customer_message_starts_a_
     for _round in range(6):
         writes()
         items = [OutgoingItem("viber", "ACME", MOBILE, {"text": "x"}) for _ in range(10)]
-        with mock.patch("channels_out.services.messages_submit_realtime_task"):
+        with mock.patch("channels_out.services.sending.messages_submit_realtime_task"):
             sent = services.message_send_batch(company=company, actor=None, origin="chatbot", items=items)
         assert {m.status for m in sent} == {"queued"}
     session = ChannelSession.objects.get()
@@ -175,7 +175,7 @@ def test_a_batch_checks_sessions_in_a_constant_number_of_queries(
             OutgoingItem("whatsapp", "ACME", MOBILE if i % 2 else OTHER, {"text": "x"}) for i in range(n)
         ]
         with (
-            mock.patch("channels_out.services.messages_submit_realtime_task"),
+            mock.patch("channels_out.services.sending.messages_submit_realtime_task"),
             CaptureQueriesContext(db) as queries,
         ):
             sent = services.message_send_batch(company=company, actor=None, origin="api", items=items)

@@ -32,10 +32,11 @@ def test_celery_uses_json_limits_and_separate_queues() -> None:
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_time_limit
     assert app.conf.task_soft_time_limit
-    assert {q.name for q in app.conf.task_queues} == {"realtime", "bulk", "default"}
+    assert {q.name for q in app.conf.task_queues} == {"realtime", "engine", "bulk", "default"}
     route = app.amqp.router.route({}, "realtime.core.heartbeat")
     assert route["queue"].name == "realtime"
     assert app.amqp.router.route({}, "bulk.contacts.import")["queue"].name == "bulk"
+    assert app.amqp.router.route({}, "engine.broadcasts.advance")["queue"].name == "engine"
     assert "core-heartbeat" in app.conf.beat_schedule
 
 

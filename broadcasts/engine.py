@@ -64,6 +64,7 @@ from channels_out.validation import payload_text
 from contacts.models import Contact, ContactAttribute, ContactTag
 from contacts.selectors import opted_out_contact_ids, target_contacts
 from portal.core.listing import ListQueryError
+from portal.core.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -602,6 +603,8 @@ def _flush(batch: _Batch) -> None:
         for attempt, message in zip(batch.sent_attempts, messages, strict=True):
             attempt.message = message
         _hops_submit_first(batch, messages)
+        company = broadcast.company_id
+        transaction.on_commit(lambda: _sending_mark(company))
     # The unique (recipient, step) constraint makes a second attempt of a step fail the whole transaction, so
     # nothing of this batch (messages included) would be committed: never twice.
     BroadcastAttempt.objects.bulk_create([*batch.new_attempts, *batch.sent_attempts])
@@ -710,7 +713,7 @@ def recipients_advance(
         room: int | None = None  # the company's share left, read when first needed
         new: list[BroadcastRecipient] = []
         if starts and len(recipients) < limit:
-            room = _start_room(company_id)
+            room = _room(company_id)
             if room > 0:
                 new = list(
                     qs.filter(state=RState.NOT_INITIATED).order_by("next_check_at")[
@@ -755,7 +758,7 @@ def recipients_advance(
                 # recipients; a hop after a timeout is never held back (its waiting time has already run out),
                 # but it fills the share all the same (its message is queued).
                 if room is None:
-                    room = _start_room(company_id) - fired
+                    room = _room(company_id) - fired
                 if room <= 0:
                     recipient.next_check_at = now + datetime.timedelta(seconds=ROOM_RETRY)
                     batch.recipients[recipient.pk] = recipient
@@ -790,6 +793,37 @@ REFILL_MIN = 100
 ROOM_RETRY = 1.0
 
 
+ROOM_LOCK = 7007  # advisory lock class of "one engine transaction of the company uses its share at a time"
+SENDING_KEY = "broadcasts:sending"  # Redis sorted set: company id -> when it last queued broadcast messages
+SENDING_GRACE = 10.0  # seconds a company keeps its share after it last queued broadcast messages
+
+
+def _room(company_id: int) -> int:
+    """The company's share left, for this transaction alone: ``_start_room`` under a transaction-level advisory lock
+    of the company, or 0 when another engine transaction of the company holds it (that one fills the room).
+
+    With two workers, two engine transactions of one company read the same backlog before either committed its
+    messages and both filled the room: a 20,000-recipient run kept up to 940 messages queued (its share was 250),
+    and a second company's run waited behind them (bench/bench_broadcast_worker.py --workers 2).
+    """
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ROOM_LOCK, company_id])
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        return 0
+    return _start_room(company_id)
+
+
+def _sending_mark(company_id: int) -> None:
+    redis_client().zadd(SENDING_KEY, {str(company_id): time.time()})
+
+
+def _sending_recently() -> set[int]:
+    """Companies that queued broadcast messages within the last SENDING_GRACE seconds."""
+    members: list[bytes] = redis_client().zrangebyscore(SENDING_KEY, time.time() - SENDING_GRACE, "+inf")  # type: ignore[assignment]
+    return {int(m) for m in members}
+
+
 def _start_room(company_id: int) -> int:
     """How many new recipients the company may start now: its share of QUEUED_LIMIT minus its own backlog.
 
@@ -808,7 +842,10 @@ def _start_room(company_id: int) -> int:
     starting = Broadcast.objects.filter(status=Status.IN_PROGRESS, initiated__lt=F("contacts")).values_list(
         "company_id", flat=True
     )
-    companies = len(set(backlog) | set(starting) | {company_id})
+    # A run between two sends (its queue empty, waiting for reports before its hops) keeps its share for
+    # SENDING_GRACE seconds: otherwise the other company took the whole limit at once and the run's hops then
+    # queued behind 500 of its messages (the last seconds of a 1,000-recipient run beside a 20,000 one).
+    companies = len(set(backlog) | set(starting) | _sending_recently() | {company_id})
     return QUEUED_LIMIT // companies - backlog.get(company_id, 0)
 
 
@@ -987,6 +1024,7 @@ def broadcasts_sweep() -> dict[str, int]:
 
     now = timezone.now()
     done = {"scheduled": 0, "advanced": 0, "timers": 0, "completed": 0, "fan_out": 0}
+    redis_client().zremrangebyscore(SENDING_KEY, 0, time.time() - SENDING_GRACE)
     # Guide §7.4: recurrent runs of templates are made by this same tick (no second beat entry to keep in step).
     done["templates"] = templates_launch_due(now=now)
     due_schedules = Broadcast.objects.filter(status=Status.SCHEDULED, scheduled_for__lte=now).values_list(

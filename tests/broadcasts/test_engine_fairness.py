@@ -222,3 +222,37 @@ def test_a_submit_report_starts_new_recipients_at_once(
         )
         engine.broadcast_statuses_apply(company_id=company.pk, message_ids=[message.pk])
         assert _initiated(run) == initiated
+
+
+def test_a_company_between_two_sends_keeps_its_share_for_a_grace_period(
+    company: Company,
+    other_company: Company,
+    simulator: Connection,
+    clock: Callable[[float], None],
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 6)
+    run = _launch(company, django_capture_on_commit_callbacks, NUMBERS)
+    engine._sending_mark(other_company.pk)  # it queued messages a moment ago, none waits now
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 3
+    Message.objects.filter(company=company).update(status=Message.Status.SUBMITTED)
+    clock(engine.SENDING_GRACE + 1)
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 6
+
+
+def test_one_transaction_of_a_company_uses_its_share_at_a_time(
+    company: Company, simulator: Connection, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """Another engine transaction of the company holds the share (the advisory lock): this one starts nobody."""
+    import psycopg
+    from django.db import connection
+
+    run = _launch(company, django_capture_on_commit_callbacks, NUMBERS[:3])
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as other, other.transaction():
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [engine.ROOM_LOCK, company.pk])
+        assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 0
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 3

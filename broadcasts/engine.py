@@ -727,6 +727,7 @@ def recipients_advance(
             BroadcastStep.objects.filter(company_id=company_id, broadcast_id=broadcast_id).order_by("order")
         )
         by_id = {s.pk: s for s in steps}
+        last_order = steps[-1].order if steps else 0
         batch = _Batch(broadcast=broadcast, steps=steps, now=now)
         waiting = {
             a.recipient_id: a
@@ -751,12 +752,13 @@ def recipients_advance(
                 recipient.next_check_at = max(verdict.deadline or now, now)
                 batch.recipients[recipient.pk] = recipient
                 continue
-            if verdict.outcome == AState.FAILED:
+            if verdict.outcome == AState.FAILED and by_id[attempt.step_id].order < last_order:
                 # Fairness (issue 7): a hop after an immediate failure is new traffic like a first step, so it
                 # takes the company's share of the submit backlog too (a big run with many failures otherwise
                 # queued its hops beyond its share). Without room it waits, decided later and ahead of new
                 # recipients; a hop after a timeout is never held back (its waiting time has already run out),
-                # but it fills the share all the same (its message is queued).
+                # but it fills the share all the same (its message is queued). A failure of the last step sends
+                # nothing and is decided at once.
                 if room is None:
                     room = _room(company_id) - fired
                 if room <= 0:

@@ -256,3 +256,20 @@ def test_one_transaction_of_a_company_uses_its_share_at_a_time(
         other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [engine.ROOM_LOCK, company.pk])
         assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 0
     assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 3
+
+
+def test_a_failure_of_the_last_step_is_decided_at_once_even_when_the_share_is_full(
+    company: Company,
+    simulator: Connection,
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 2)
+    run = _launch(company, django_capture_on_commit_callbacks, NUMBERS[:3])
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 2
+    first, _second = _queued(company)
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 1)  # one queued: the share is full
+    _fail(first)
+    assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 1
+    recipient = BroadcastRecipient.objects.get(broadcast=run, address=first.address)
+    assert recipient.state == BroadcastRecipient.State.UNSUCCESSFUL

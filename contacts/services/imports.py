@@ -25,9 +25,12 @@ number only). The tag is one ``INSERT … SELECT`` at the end. Never one query p
 pipeline with narrow lines and no writes, then counts new and stored numbers in one join.
 
 Measured (``bench/bench_contacts_import.py``, 1M rows, figures in README's Contacts section). Writing is the
-floor on this machine: one ``INSERT`` into ``contacts_contact`` costs about 50 µs of database CPU per row, of
-which the five per-slot sort indexes take about half, the GIN index a fifth, the other ten B-trees most of the
-rest; the foreign-key check about 3 µs. What was kept and what was not:
+floor on this machine: the import is one database backend, busy about 90 % of the job, and one ``INSERT`` into
+``contacts_contact`` cost about 59 µs of database CPU per row with the first index set (200k rows into an empty
+table: the five per-slot sort indexes 20-30 µs, the GIN index 16 µs, the other B-trees and the heap the rest;
+about 2.2 KB of WAL per row). Session 3 made the GIN index ``jsonb_path_ops`` and dropped the lone ``company_id``
+index (``contacts.models``): about 45 µs per row, the import of 200k rows 15.7 s → 11.7 s, with the checks
+(workers: about 20 µs of CPU per row) and reading the file on the other core. What was kept and what was not:
 
 * kept: overlapping parse and write (the import takes about as long as its writes); the compiled checks (2x the
   reference ``parse_chunk``) and the E.164 fast path (half the phonenumbers cost: ``parse`` skipped, validation
@@ -40,9 +43,13 @@ rest; the foreign-key check about 3 µs. What was kept and what was not:
   the first sort of another tenant's list slow. ``COPY`` straight into ``contacts_contact`` (about 10 % less
   database time) needs the numbers checked against stored contacts first and a retry when a concurrent insert
   collides; not worth the complexity yet. A larger ``gin_pending_list_limit`` for the transaction showed no
-  difference beyond noise. ``synchronous_commit = off`` saves one WAL flush per import (milliseconds) and was
-  not used. A cache of seen numbers did not pay (see imports_pipeline). UNLOGGED staging tables: the temporary
-  ones are already unlogged and need no cleanup after a crash.
+  difference beyond noise; nor did ``deduplicate_items = off`` on the ``(company, x, id)`` indexes. A per-slot
+  index on ``->>`` (text) instead of ``->`` (jsonb) costs the same per insert (0.87 s per 200k rows each), so
+  typed sort keys would not buy much either. The v7 id expression costs about 2.5 µs of the 45 (generating the
+  ids in the checking processes would move that off the database; not done yet). ``synchronous_commit = off``
+  saves one WAL flush per import (milliseconds) and was not used. A cache of seen numbers did not pay (see
+  imports_pipeline). UNLOGGED staging tables: the temporary ones are already unlogged and need no cleanup after a
+  crash.
 * XLSX: python-calamine 0.9.1 has ``CalamineSheet.iter_rows()``, but it iterates a sheet that
   ``get_sheet_by_index`` has loaded whole (about 430 MB of cells for 1M rows x 7 columns, 740 MB at the peak of
   loading), and it cannot read a range of rows. XLSX sheets are therefore streamed by :mod:`contacts.xlsx` (expat
@@ -72,6 +79,7 @@ import io
 import os
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -498,13 +506,6 @@ def _stage(
         psycopg_cursor = cursor.cursor
         last_report = 0.0
 
-        def flush(texts: list[str]) -> None:
-            with psycopg_cursor.copy(copy_sql) as copy:
-                for text in texts:
-                    copy.write(text)
-            if write:
-                _write_batch(cursor, company)
-
         with contact_import.file.open("rb") as raw:
             progress: list[Callable[[], float]] = [lambda: 0.0]
 
@@ -528,26 +529,38 @@ def _stage(
             rows = read()
             chunks = imports_pipeline.chunked(rows, contact_import.first_row, CHUNK_ROWS)
             processes = _pool_size(contact_import.file_size)
-            texts: list[str] = []
             batch = 0
+            copy: Any = None
             try:
-                with imports_pipeline.checked_chunks(
-                    chunks, spec, wide=write, processes=processes, window=WINDOW_CHUNKS
-                ) as checked:
+                # Each batch's COPY stays open while its chunks arrive, so the database parses them while the
+                # workers check the next ones; it ends before the batch is written (an error inside the block
+                # aborts the open COPY through the stack).
+                with (
+                    imports_pipeline.checked_chunks(
+                        chunks, spec, wide=write, processes=processes, window=WINDOW_CHUNKS
+                    ) as checked,
+                    ExitStack() as copying,
+                ):
                     for text, count, blank in checked:
-                        texts.append(text)
+                        if copy is None:
+                            copy = copying.enter_context(psycopg_cursor.copy(copy_sql))
+                        copy.write(text)
                         batch += count - blank
                         result.rows += count - blank
                         result.blank += blank
                         if batch >= BATCH_ROWS:
-                            flush(texts)
-                            texts, batch = [], 0
+                            copying.close()
+                            copy, batch = None, 0
+                            if write:
+                                _write_batch(cursor, company)
                         now = time.monotonic()
                         if now - last_report > 0.5:
                             last_report = now
                             report(fraction(), result.rows)
-                    if texts:
-                        flush(texts)
+                    if copy is not None:
+                        copying.close()
+                        if write:
+                            _write_batch(cursor, company)
             finally:
                 # Close the readers while the file is open (a failed import stops them half way).
                 chunks.close()

@@ -45,8 +45,8 @@ index (``contacts.models``): about 45 µs per row, the import of 200k rows 15.7 
   collides; not worth the complexity yet. A larger ``gin_pending_list_limit`` for the transaction showed no
   difference beyond noise; nor did ``deduplicate_items = off`` on the ``(company, x, id)`` indexes. A per-slot
   index on ``->>`` (text) instead of ``->`` (jsonb) costs the same per insert (0.87 s per 200k rows each), so
-  typed sort keys would not buy much either. The v7 id expression costs about 2.5 µs of the 45 (generating the
-  ids in the checking processes would move that off the database; not done yet). ``synchronous_commit = off``
+  typed sort keys would not buy much either. The v7 id expression cost about 2.5 µs of the 45: the ids are now made
+  by the checking processes (``imports_pipeline.uuid7_hex``). ``synchronous_commit = off``
   saves one WAL flush per import (milliseconds) and was not used. A cache of seen numbers did not pay (see
   imports_pipeline). UNLOGGED staging tables: the temporary ones are already unlogged and need no cleanup after a
   crash.
@@ -427,7 +427,8 @@ class StageResult:
     rejected: int = 0
 
 
-STAGE_COLUMNS = "row_no, phone, raw, first_name, last_name, email, attrs, reason"
+# The public id of a new contact comes with its row (imports_pipeline.uuid7_hex).
+STAGE_COLUMNS = "row_no, phone, raw, first_name, last_name, email, attrs, reason, uuid"
 NARROW_COLUMNS = "row_no, phone, raw, reason"
 
 
@@ -485,7 +486,7 @@ def _stage(
         if write:
             cursor.execute(
                 "CREATE TEMP TABLE import_batch (row_no integer, phone text, raw text, first_name text,"
-                " last_name text, email text, attrs jsonb, reason text) ON COMMIT DROP"
+                " last_name text, email text, attrs jsonb, reason text, uuid uuid) ON COMMIT DROP"
             )
             cursor.execute(
                 "CREATE TEMP TABLE import_left (row_no integer, phone text, first_name text, last_name text,"
@@ -616,36 +617,28 @@ TEMP_TABLES = "import_rows, import_stage, import_batch, import_left, import_old,
 # then the last row of each number in the batch is inserted when the company has no such contact, and a row
 # whose number is stored already goes to import_left.
 _BATCH_STAGE_SQL = f"INSERT INTO import_stage ({NARROW_COLUMNS}) SELECT {NARROW_COLUMNS} FROM import_batch"  # noqa: S608  (constants)
-# A time-ordered UUID (version 7, RFC 9562: 48 bits of Unix milliseconds, then random bits) for the public id of
-# an imported contact. A random (version 4) one lands on a random page of the uuid index for every row, and at a
-# million rows that index no longer fits in shared buffers: measured, the v4 ids cost about 1 s of the database's
-# CPU per 100k rows more. Version 7 ids are as unique and as unguessable as the API needs (74 random bits) and
-# reveal only the creation time, which the contact shows anyway.
-UUID7_SQL = (
-    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing"
-    " substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),"
-    " 52, 1), 53, 1), 'hex')::uuid"
-)
-_BATCH_INSERT_SQL = f"""
+# The public ids are time-ordered (version 7) UUIDs made by the checking processes (imports_pipeline.uuid7_hex).
+_BATCH_INSERT_SQL = """
 WITH b AS (
-    SELECT DISTINCT ON (phone) row_no, phone, first_name, last_name, email, attrs
+    SELECT DISTINCT ON (phone) row_no, phone, first_name, last_name, email, attrs, uuid
     FROM import_batch WHERE reason IS NULL ORDER BY phone, row_no DESC
 ), ins AS (
     INSERT INTO contacts_contact (uuid, company_id, phone, first_name, last_name, email, attributes, created_at,
         updated_at)
-    SELECT {UUID7_SQL}, %(company)s, phone, coalesce(first_name, ''), coalesce(last_name, ''),
-        coalesce(email, ''), coalesce(attrs, '{{}}'::jsonb), now(), now()
+    SELECT uuid, %(company)s, phone, coalesce(first_name, ''), coalesce(last_name, ''),
+        coalesce(email, ''), coalesce(attrs, '{}'::jsonb), now(), now()
     FROM b ORDER BY row_no
     ON CONFLICT (company_id, phone) DO NOTHING
     RETURNING id, phone
 ), new AS (
     INSERT INTO import_new (contact_id, phone) SELECT id, phone FROM ins RETURNING 1
 ), left_over AS (
-    INSERT INTO import_left SELECT * FROM b WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.phone = b.phone)
+    INSERT INTO import_left SELECT row_no, phone, first_name, last_name, email, attrs FROM b
+    WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.phone = b.phone)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM left_over)
-"""  # noqa: S608  (constants only; the company is a parameter)
+"""
 # A number this import inserted from an earlier row: the later row replaces that contact entirely (G6), as if
 # only the later row had been imported.
 _BATCH_REPLACE_SQL = """

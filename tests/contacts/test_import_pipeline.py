@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import time
+import uuid
 from typing import Any
 from unittest import mock
 
@@ -138,12 +139,51 @@ def test_the_compiled_checker_writes_what_parse_chunk_writes(wide: bool) -> None
         assert text == "".join(narrow)
 
 
+def test_import_lines_carry_a_new_time_ordered_id_for_each_accepted_row() -> None:
+    rows = _tricky_rows()
+    plain, _count, _blank = RowChecker(SPEC, wide=True).check(3, rows)
+    before_ms = time.time_ns() // 1_000_000
+    text, _count, _blank = RowChecker(SPEC, wide=True, ids=True).check(3, rows)
+    after_ms = time.time_ns() // 1_000_000
+    ids = []
+    for line, reference in zip(text.splitlines(), plain.splitlines(), strict=True):
+        rest, _tab, new_id = line.rpartition("\t")
+        assert rest == reference
+        if reference.split("\t")[7] != "\\N":  # a rejected row creates no contact
+            assert new_id == "\\N"
+            continue
+        value = uuid.UUID(new_id)
+        assert (value.version, value.variant) == (7, uuid.RFC_4122)
+        assert before_ms <= value.int >> 80 <= after_ms
+        ids.append(value)
+    assert ids
+    assert len(set(ids)) == len(ids)
+    narrow, _count, _blank = RowChecker(SPEC, wide=False, ids=True).check(3, rows)
+    assert narrow == RowChecker(SPEC, wide=False).check(3, rows)[0]  # the dry run writes no contact
+
+
+def _without_ids(results: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """The results with the last field of each line (a random public id, checked here) taken off."""
+    stripped = []
+    seen: set[str] = set()
+    for text, count, blank in results:
+        lines = []
+        for line in text.splitlines():
+            rest, _tab, new_id = line.rpartition("\t")
+            assert uuid.UUID(new_id).version == 7
+            seen.add(new_id)
+            lines.append(rest + "\n")
+        stripped.append(("".join(lines), count, blank))
+    assert len(seen) == sum(count - blank for _text, count, blank in results)
+    return stripped
+
+
 def test_workers_give_the_chunks_in_order_and_report_errors() -> None:
     rows = [[f"+1201555{i:04d}", f"N{i}", "", "", "", "", ""] for i in range(5000)]
     with checked_chunks(chunked(iter(rows), 1, 300), SPEC, wide=True, processes=0, window=4) as results:
-        expected = list(results)
+        expected = _without_ids(list(results))
     with checked_chunks(chunked(iter(rows), 1, 300), SPEC, wide=True, processes=2, window=4) as results:
-        assert list(results) == expected
+        assert _without_ids(list(results)) == expected
 
     def bad_file() -> Any:
         yield from rows[:1000]

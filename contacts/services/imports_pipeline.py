@@ -354,6 +354,9 @@ class RowChecker:
 _CHECKER: RowChecker | None = None
 
 
+_RESET_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1}
+
+
 def _detach_from_parent(inherited: Sequence[Any]) -> None:
     """First thing in a checking process: make sure it cannot outlive the import or block it.
 
@@ -367,8 +370,11 @@ def _detach_from_parent(inherited: Sequence[Any]) -> None:
     """
     import ctypes
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1):
+    for signum in _RESET_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
+    # Forked with these signals blocked (checked_chunks), so that one sent before the line above waited instead of
+    # running the inherited handler; it is delivered now, with the default action.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _RESET_SIGNALS)
     for connection in inherited:
         connection.close()
     try:
@@ -441,7 +447,13 @@ def checked_chunks(
         worker = context.Process(
             target=_worker, args=(spec, wide, inbox_read, outbox_write, inherited), daemon=True
         )
-        worker.start()
+        # Blocked around the fork: the child must not run the parent's handlers before it resets them (a terminate()
+        # in that window was ignored under load and the import waited for the 5 s kill).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET_SIGNALS)
+        try:
+            worker.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         inbox_read.close()
         outbox_write.close()
         workers.append(worker)

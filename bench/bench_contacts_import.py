@@ -13,6 +13,10 @@ It uses its own database (portal_bench_ct by default); each import runs in a chi
 memory is its own, and the child deletes its company's contacts afterwards so that every run meets the same table
 (the contacts of earlier companies stay as other tenants' rows). With --repeat, times are medians. The files are
 kept in the temporary directory (same seed, same content) and reused by the next run with the same --rows.
+
+Figures: README's Contacts section. Session 3 (GIN with jsonb_path_ops, ids made by the checking processes,
+streamed COPY): CSV 1M rows 68.1 s, ratio 0.33 to a 44.7k/s loop, dry run 16.4 s, 178 MB; 200k rows 13.0 s,
+ratio 0.36; XLSX 200k rows 13.9 s, 0.09 of calamine (168k rows/s), 0.25 of the streaming reader (57k rows/s).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Back-pressure and fairness of the engine (broadcasts.engine QUEUED_LIMIT and _start_room): new recipients
-start only while the submit backlog is under the limit, and a second company's run gets an equal share at once;
+start only while the submit backlog is under the limit, and a second company's run gets its share at once (weighed
+by the work each company has left, smaller first, down to a floor);
 hops after an immediate failure take the share too (before new recipients); hops after a timeout are never held
 back and go to the vendor through the ``engine`` queue; the timers' lane works through bursts."""
 
@@ -273,3 +274,26 @@ def test_a_failure_of_the_last_step_is_decided_at_once_even_when_the_share_is_fu
     assert engine.recipients_advance(company_id=company.pk, broadcast_id=run.pk) == 1
     recipient = BroadcastRecipient.objects.get(broadcast=run, address=first.address)
     assert recipient.state == BroadcastRecipient.State.UNSUCCESSFUL
+
+
+def test_shares_favour_the_company_with_less_work_left_down_to_a_floor(
+    company: Company,
+    other_company: Company,
+    simulator: Connection,
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "QUEUED_LIMIT", 400)
+    simulator_connection_create(company=other_company, actor=None, sender_ids=["ACME"])
+    big = _launch(company, django_capture_on_commit_callbacks, NUMBERS[:2])
+    small = _launch(other_company, django_capture_on_commit_callbacks, NUMBERS[2:4])
+    Broadcast.objects.filter(pk=big.pk).update(contacts=2000)  # the counters the sweep keeps
+    Broadcast.objects.filter(pk=small.pk).update(contacts=200)
+    # Work left 2,000 and 200: weights 1/2000 and 1/200, so 400 * 10/11 = 363 for the small one; the big one
+    # gets 36, raised to the floor of a quarter of an equal share (50).
+    assert engine._start_room(other_company.pk) == 363
+    assert engine._start_room(company.pk) == 50
+    # Below SHARE_MIN_WORK both count as 100: equal shares.
+    Broadcast.objects.filter(pk=big.pk).update(contacts=20)
+    Broadcast.objects.filter(pk=small.pk).update(contacts=2)
+    assert engine._start_room(company.pk) == engine._start_room(other_company.pk) == 200

@@ -16,7 +16,8 @@ kept in the temporary directory (same seed, same content) and reused by the next
 
 Figures: README's Contacts section. Session 3 (GIN with jsonb_path_ops, ids made by the checking processes,
 streamed COPY): CSV 1M rows 68.1 s, ratio 0.33 to a 44.7k/s loop, dry run 16.4 s, 178 MB; 200k rows 13.0 s,
-ratio 0.36; XLSX 200k rows 13.9 s, 0.09 of calamine (168k rows/s), 0.25 of the streaming reader (57k rows/s).
+ratio 0.36 (8.5 s, 0.61 with --without-slot-indexes); XLSX 1M rows 74.3 s, 0.08 of calamine (161k rows/s),
+0.28 of the streaming reader (47k rows/s), 0.35 of the loop, dry run 44.4 s, 179 MB.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ process's peak memory (target ≤ 300 MB).
 
 Run: .venv/bin/python bench/bench_broadcast_launch.py [--rows 100000]
 It uses its own database (portal_bench_bc), loads contacts with COPY and prints the timings and their ratio.
+The contacts stay for the next run: on a first run the peak memory includes building them, so read it on a second.
+
+Figures (23.11.2026, 2-core machine, load 1.2-1.9): 1,000,000 recipients: fan-out 29.2 s vs raw COPY 26.5 s = 1.10x
+(target ≤ 3x); peak memory of the process after the fan-out 102 MB (target ≤ 300 MB).
 """
 
 from __future__ import annotations

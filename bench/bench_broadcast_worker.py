@@ -50,6 +50,8 @@ load average = 1-minute value at the end of the run):
   left (the final code), load 1.5: two workers 13.0 s vs 5.6 / 9.9 s = 1.68x (ok; 2.3x against the first time
   alone), one worker 24.1 s vs 8.9 / 13.7 s = 2.14x (missed); the big run sent 721 / 649 messages meanwhile. The
   small run's two times alone differ by up to 1.75x on this shared machine: one run each is not conclusive.
+  Confirming runs on a quiet machine (load 1.0-1.3): two workers 10.9 s vs 7.1 / 10.1 s = 1.27x (1.54x against the
+  first time alone), one worker 21.0 s vs 9.1 / 13.2 s = 1.88x (2.3x against the first time alone).
 
 Figures of 22.11.2026 (before the engine queue, the timers' loop and the fairness changes):
 - throughput, 10,000 recipients (13,000 messages): 113 messages/s per worker in the send phase, 4.5 ms of worker

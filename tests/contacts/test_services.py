@@ -361,3 +361,45 @@ def test_attribute_filters_are_answered_by_an_index(company: Company) -> None:
     assert f"contact_attr_{city.key}_idx" in plans["nonempty"], plans["nonempty"]
     assert "IS NOT NULL" in plans["nonempty"]
     assert "contact_attrs_path_gin" in plans["value"], plans["value"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_slot_index_builds_take_turns() -> None:
+    """Two CREATE INDEX CONCURRENTLY on contacts_contact deadlock; the builds take a lock, polling, one at a time."""
+    import threading
+
+    from django.db import connection, connections
+
+    from contacts import indexes
+
+    slots = [95, 96, 97]
+    errors: list[BaseException] = []
+
+    def build(slot: int) -> None:
+        try:
+            slot_index_ensure(slot)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    try:
+        with connection.cursor() as cursor:  # a build "running" elsewhere holds the lock
+            cursor.execute("SELECT pg_advisory_lock(%s)", [indexes.BUILD_LOCK])
+        threads = [threading.Thread(target=build, args=[slot]) for slot in slots]
+        for thread in threads:
+            thread.start()
+        threads[0].join(timeout=1.5)
+        assert threads[0].is_alive()  # waits for the lock
+        assert not any(slot_index_exists(slot) for slot in slots)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [indexes.BUILD_LOCK])
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert all(slot_index_exists(slot) for slot in slots)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+            for slot in slots:
+                cursor.execute(f'DROP INDEX IF EXISTS "{indexes.slot_index_name(slot)}"')

@@ -1,28 +1,69 @@
 """Per-slot expression indexes on ``Contact.attributes`` (see the storage decision in ``contacts.models``).
 
-The index for slot N, ``(company_id, (attributes -> 'aN'), id)``, serves sorting, keyset paging and range filters
-on every company's N-th attribute. It is created the first time any company uses slot N, by a background job,
-``CONCURRENTLY`` so that a million-row table stays writable meanwhile.
+The index for slot N, ``(company_id, (attributes -> 'aN'), id)``, serves sorting, keyset paging, range and
+empty / non-empty filters on every company's N-th attribute. **Decision: it is built on demand**, the first time
+a large company (more than :data:`LARGE_COMPANY` contacts) sorts or filters its contacts list that way
+(:func:`contacts.services.attribute_indexes_request`), by a background job, ``CONCURRENTLY`` so that a million-row
+table stays writable meanwhile; until it is there, that one query reads the company's rows without it.
+
+Why not when an attribute is created, as before: every such index is paid by every insert of every company
+(each one about 4.5 µs of the database's time per imported row; the five of the import benchmark were a third
+of the import's database time, ``bench/bench_contacts_import.py``), and a small company never needs one (its
+whole list sorts in memory in milliseconds). So a slot costs the imports only once some large company really
+sorts or filters by an attribute in that slot. Slots are reused after a delete, so the number of these indexes
+stays bounded by the largest attribute count of any company.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 
-from contacts.models import slot_key
+from contacts.models import Contact, slot_key
+
+# Above this many contacts, sorting or range-filtering by an attribute asks for its slot's index (see above).
+LARGE_COMPANY = 20_000
+# How long a queued build keeps other requests from queueing it again.
+QUEUED_TTL = 900
 
 
 def slot_index_name(slot: int) -> str:
     return f"contact_attr_{slot_key(slot)}_idx"
 
 
-def slot_index_exists(slot: int) -> bool:
+def slot_index_missing(slots: Iterable[int]) -> list[int]:
+    """The slots among ``slots`` whose index is not built (or not valid) yet (one catalogue query)."""
+    wanted = {slot_index_name(slot): slot for slot in set(slots)}
+    if not wanted:
+        return []
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [slot_index_name(slot)])
-        return cursor.fetchone() is not None
+        cursor.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = ANY(%s) AND i.indisvalid",
+            [list(wanted)],
+        )
+        built = {row[0] for row in cursor.fetchall()}
+    return sorted(slot for name, slot in wanted.items() if name not in built)
+
+
+def slot_index_exists(slot: int) -> bool:
+    return not slot_index_missing([slot])
+
+
+def company_is_large(company_id: int) -> bool:
+    """More than LARGE_COMPANY contacts (an index-only scan that stops there)."""
+    return (
+        Contact.objects.filter(company_id=company_id).order_by()[: LARGE_COMPANY + 1].count() > LARGE_COMPANY
+    )
+
+
+def claim_build(slot: int) -> bool:
+    """True for the one caller that should queue the build of ``slot`` (others within QUEUED_TTL get False)."""
+    return bool(cache.add(f"contacts:slot-index-queued:{slot}", True, QUEUED_TTL))
 
 
 def slot_index_ensure(slot: int) -> bool:

@@ -24,6 +24,7 @@ from contacts.models import (
     ContactOptOut,
     ContactTag,
     has_value,
+    is_slot_key,
     slot_key,
 )
 from contacts.values import clean_attribute_value, display_value
@@ -33,6 +34,7 @@ from portal.core.listing import (
     Kind,
     ListQueryError,
     ListSpec,
+    ListState,
     Mode,
     apply_filter,
     register_list,
@@ -170,6 +172,21 @@ def _tail_columns() -> tuple[Column, ...]:
         Column("created", gettext_lazy("Created"), "created_at", Kind.DATETIME, default=False),
         Column("updated", gettext_lazy("Updated"), "updated_at", Kind.DATETIME, default=False),
     )
+
+
+def slot_indexed_keys(spec: ListSpec, state: ListState) -> list[str]:
+    """The attribute keys the list's query reads through their per-slot index: the sort column, and a range,
+    empty or non-empty filter (a "by value" filter is a GIN containment or a substring; contacts.indexes)."""
+    attribute_keys = {column.key for column in spec.columns if is_slot_key(column.key)}
+    keys = [state.sort_key] if state.sort_key in attribute_keys else []
+    flt = state.filter
+    if (
+        flt is not None
+        and flt.column.key in attribute_keys
+        and flt.mode in (Mode.RANGE, Mode.EMPTY, Mode.NONEMPTY)
+    ):
+        keys.append(flt.column.key)
+    return keys
 
 
 # Registered for the column picker: every slot an attribute can occupy.

@@ -12,11 +12,11 @@ Indexes (all start with ``company``):
 
 * one GIN index on ``(company_id, attributes jsonb_path_ops)`` (``btree_gin`` for the company): "by value" filters
   on any attribute are containment queries (``attributes @> '{"a1": "Madrid"}'``);
-* one B-tree expression index per slot, ``(company_id, (attributes -> 'aN'), id)``, created on demand when a
-  company first uses slot N (``contacts.indexes``). Slots are reused after a delete, so the number of these
-  indexes is bounded by the largest attribute count of any company, not by the number of companies. They serve
-  sorting, keyset paging, range filters and "empty" / "non-empty" (``(attributes -> 'a1') IS [NOT] NULL``,
-  :func:`has_value`) on the attribute.
+* one B-tree expression index per slot, ``(company_id, (attributes -> 'aN'), id)``, built on demand when a large
+  company first sorts or range-filters by an attribute in slot N (``contacts.indexes``). Slots are reused after
+  a delete, so the number of these indexes is bounded by the largest attribute count of any company, not by the
+  number of companies. They serve sorting, keyset paging, range filters and "empty" / "non-empty"
+  (``(attributes -> 'a1') IS [NOT] NULL``, :func:`has_value`) on the attribute.
 
 Every index costs the import (``bench/bench_contacts_import.py``): an ``INSERT`` of 200k contacts with phone, name
 and five attributes took 11.8 s with the first index set, of which the five per-slot indexes about 4-6 s and the
@@ -97,6 +97,15 @@ class ContactAttribute(PublicIdMixin, TenantModel):
 def slot_key(slot: int) -> str:
     # A letter first: Django reads an all-digit JSON key as an array index.
     return f"a{slot}"
+
+
+def is_slot_key(key: str) -> bool:
+    return key[:1] == "a" and key[1:].isdigit()
+
+
+def key_slot(key: str) -> int:
+    """The slot of a key made by slot_key."""
+    return int(key[1:])
 
 
 def has_value(key: str, *, present: bool = True) -> Q:

@@ -14,7 +14,7 @@ IMPORT_TIME_LIMIT = 3600
 
 @shared_task(name="bulk.contacts.attribute_index_ensure", acks_late=True)
 def attribute_index_ensure_task(slot: int) -> bool:
-    """Build the sort index of an attribute slot when no company used it before (contacts.indexes)."""
+    """Build the sort index of an attribute slot, asked for by a large company's sort or filter (contacts.indexes)."""
     from contacts.indexes import slot_index_ensure
 
     return slot_index_ensure(slot)

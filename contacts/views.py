@@ -32,7 +32,7 @@ from contacts.forms import (
     filters_from_post,
     split_tags,
 )
-from contacts.lists import describe_filter, describe_filters
+from contacts.lists import describe_filter, describe_filters, slot_indexed_keys
 from contacts.models import Contact, ContactAttribute, ContactOptOut, OptOutWord, Target
 from portal.accounts import permissions
 from portal.core.exceptions import ApplicationError
@@ -80,6 +80,8 @@ def contact_list(request: PortalRequest) -> HttpResponse:
     spec = selectors.contact_spec(company=request.company)
     mass = request.GET.get("mass") == "1"
     page = list_page_for(request, selectors.contact_list(company=request.company), spec)
+    # Sorting or range-filtering a large list by an attribute builds that attribute's index (contacts.indexes).
+    services.attribute_indexes_request(company=request.company, keys=slot_indexed_keys(spec, page.state))
     attributes = list(selectors.attribute_list(company=request.company))
     context = _ctx(
         request,

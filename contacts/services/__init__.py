@@ -8,7 +8,12 @@ keeps working whatever module a service lives in.
 """
 
 from contacts.services._common import CONTACT_AUDIT_FIELDS, NAME_MAX, RESERVED_NAMES
-from contacts.services.attributes import attribute_create, attribute_delete, attribute_update
+from contacts.services.attributes import (
+    attribute_create,
+    attribute_delete,
+    attribute_indexes_request,
+    attribute_update,
+)
 from contacts.services.contacts import ContactData, contact_create, contact_delete, contact_update
 from contacts.services.mass_edit import (
     CLEARABLE_FIELDS,
@@ -46,6 +51,7 @@ __all__ = [
     "OptOutWordData",
     "attribute_create",
     "attribute_delete",
+    "attribute_indexes_request",
     "attribute_update",
     "clean_target_filters",
     "contact_create",

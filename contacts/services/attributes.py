@@ -1,6 +1,6 @@
 """The Attribute manager (guide §8.2): six typed attributes stored by slot."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,6 +13,8 @@ from contacts.models import (
     ContactAttribute,
     Target,
     has_value,
+    is_slot_key,
+    key_slot,
 )
 from contacts.services._common import RESERVED_NAMES, _check_company, _minus_keys
 from portal.accounts.models import User
@@ -102,9 +104,6 @@ def attribute_create(
         target=attribute,
         changes=[change_of(attribute, AuditDetail.Operation.INSERT)],
     )
-    from contacts.tasks import attribute_index_ensure_task
-
-    transaction.on_commit(lambda: attribute_index_ensure_task.delay(slot))
     return attribute
 
 
@@ -184,3 +183,22 @@ def attribute_delete(*, company: Company, actor: User | None, attribute: Contact
     )
     attribute.delete()
     return cleared
+
+
+def attribute_indexes_request(*, company: Company, keys: Iterable[str]) -> list[int]:
+    """Queue the per-slot index build of each attribute key in ``keys`` that has none yet, when the company is large.
+
+    ``keys`` are the attributes a list query sorts or range-filters by (``contacts.lists.slot_indexed_keys``); the
+    indexes are built on demand (decision and figures in ``contacts.indexes``). Side effects: at most one build
+    task per slot is queued within ``indexes.QUEUED_TTL``. Returns the slots queued.
+    """
+    from contacts import indexes
+    from contacts.tasks import attribute_index_ensure_task
+
+    missing = indexes.slot_index_missing(key_slot(key) for key in keys if is_slot_key(key))
+    if not missing or not indexes.company_is_large(company.pk):
+        return []
+    queued = [slot for slot in missing if indexes.claim_build(slot)]
+    for slot in queued:
+        attribute_index_ensure_task.delay(slot)
+    return queued

@@ -141,6 +141,36 @@ def test_attribute_used_by_a_target_cannot_be_deleted(company: Company) -> None:
         services.attribute_delete(company=company, actor=None, attribute=age)
 
 
+def _fk_checks_done() -> None:
+    """A CREATE INDEX in the test's transaction needs the deferred foreign-key checks of inserted rows done."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_attribute_index_request_queues_one_build_per_slot(
+    company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing index of a large company's attribute is queued once; a present one, or a small company, queues none."""
+    from contacts import indexes, tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.attribute_index_ensure_task, "delay", queued.append)
+    age = make_attribute(company, "Age", T.NUMBER)
+    city = make_attribute(company, "City", T.TEXT)
+    make_contact(company)
+    make_contact(company, "+12015550199")
+    request = services.attribute_indexes_request
+    assert request(company=company, keys=[age.key]) == []  # small company
+    monkeypatch.setattr(indexes, "LARGE_COMPANY", 1)
+    _fk_checks_done()
+    slot_index_ensure(city.slot)
+    assert request(company=company, keys=[age.key, city.key, "phone"]) == [age.slot]
+    assert request(company=company, keys=[age.key]) == []  # queued already, not again
+    assert queued == [age.slot]
+
+
 def test_slot_index_is_built_once(company: Company) -> None:
     """The sort index of a slot exists after the first build; a second call finds it."""
     slot_index_ensure(42)

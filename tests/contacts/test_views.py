@@ -90,6 +90,54 @@ def test_list_sorts_by_an_attribute_and_pages_with_keyset(
     assert client.get(url).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("query", "built"),
+    [
+        ({"sort": "{key}"}, True),
+        ({"sort": "-{key}"}, True),
+        ({"filter": "{key}", "mode": "range", "from": "18"}, True),
+        ({"filter": "{key}", "mode": "empty"}, True),
+        ({"filter": "{key}", "mode": "value", "q": "18"}, False),  # a GIN containment query
+        ({"sort": "phone"}, False),
+    ],
+)
+def test_sorting_a_large_list_by_an_attribute_builds_its_index(
+    company: Company,
+    admin_user: User,
+    client_for: ClientFor,
+    monkeypatch: pytest.MonkeyPatch,
+    query: dict[str, str],
+    built: bool,
+) -> None:
+    """contacts.indexes: a slot's sort index is built on demand, when a large company sorts or range-filters by it."""
+    from django.db import connection
+
+    from contacts import indexes
+
+    monkeypatch.setattr(indexes, "LARGE_COMPANY", 3)
+    age = make_attribute(company, "Age", T.NUMBER)
+    for i in range(4):
+        make_contact(company, f"+1201555{1000 + i}", attributes={age.key: 20 + i})
+    assert not indexes.slot_index_exists(age.slot)  # creating the attribute built nothing
+    with connection.cursor() as cursor:  # a CREATE INDEX in the test's transaction needs the FK checks done
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    params = {name: value.format(key=age.key) for name, value in query.items()}
+    response = client_for(admin_user).get(reverse("contacts:contact-list"), params)
+    assert response.status_code == 200
+    assert indexes.slot_index_exists(age.slot) is built  # the build task ran (eager Celery in tests)
+
+
+def test_a_small_company_sorting_by_an_attribute_builds_no_index(
+    company: Company, admin_user: User, client_for: ClientFor
+) -> None:
+    from contacts import indexes
+
+    age = make_attribute(company, "Age", T.NUMBER)
+    make_contact(company, attributes={age.key: 30})
+    assert client_for(admin_user).get(reverse("contacts:contact-list"), {"sort": age.key}).status_code == 200
+    assert not indexes.slot_index_exists(age.slot)
+
+
 def test_htmx_list_request_gets_only_the_table(
     company: Company, admin_user: User, htmx_client_for: ClientFor
 ) -> None:

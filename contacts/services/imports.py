@@ -25,31 +25,33 @@ number only). The tag is one ``INSERT … SELECT`` at the end. Never one query p
 pipeline with narrow lines and no writes, then counts new and stored numbers in one join.
 
 Measured (``bench/bench_contacts_import.py``, 1M rows, figures in README's Contacts section). Writing is the
-floor on this machine: the import is one database backend, busy about 90 % of the job, and one ``INSERT`` into
-``contacts_contact`` cost about 59 µs of database CPU per row with the first index set (200k rows into an empty
-table: the five per-slot sort indexes 20-30 µs, the GIN index 16 µs, the other B-trees and the heap the rest;
-about 2.2 KB of WAL per row). Session 3 made the GIN index ``jsonb_path_ops`` and dropped the lone ``company_id``
-index (``contacts.models``): about 45 µs per row, the import of 200k rows 15.7 s → 11.7 s, with the checks
-(workers: about 20 µs of CPU per row) and reading the file on the other core. What was kept and what was not:
+floor on this machine: the import is one database backend, and at 200k rows (session 4) it used about 37 µs of
+database CPU per row (the ``INSERT`` into ``contacts_contact`` and its ten indexes, the staging tables, and
+about 6.5 µs for the deferred foreign-key checks at commit), the checking processes about 18 µs and this
+process about 5 µs. What was kept and what was not:
 
-* kept: overlapping parse and write (the import takes about as long as its writes); the compiled checks (2x the
-  reference ``parse_chunk``) and the E.164 fast path (half the phonenumbers cost: ``parse`` skipped, validation
-  kept); time-ordered (v7) public ids, because random v4 ids scatter their index inserts over a B-tree larger
-  than shared buffers (about 1 s of database CPU per 100k rows); batches of 20k rows (smaller ones add
-  statements, larger ones delay the first write).
-* not kept: dropping or deferring the per-slot indexes. They are shared by every company (slot N serves all
-  companies' N-th attribute), so building them after the load would mean dropping them for everyone, and
-  ``CREATE INDEX CONCURRENTLY`` cannot run in the import's transaction; keeping only recently used ones would make
-  the first sort of another tenant's list slow. ``COPY`` straight into ``contacts_contact`` (about 10 % less
-  database time) needs the numbers checked against stored contacts first and a retry when a concurrent insert
-  collides; not worth the complexity yet. A larger ``gin_pending_list_limit`` for the transaction showed no
-  difference beyond noise; nor did ``deduplicate_items = off`` on the ``(company, x, id)`` indexes. A per-slot
-  index on ``->>`` (text) instead of ``->`` (jsonb) costs the same per insert (0.87 s per 200k rows each), so
-  typed sort keys would not buy much either. The v7 id expression cost about 2.5 µs of the 45: the ids are now made
-  by the checking processes (``imports_pipeline.uuid7_hex``). ``synchronous_commit = off``
-  saves one WAL flush per import (milliseconds) and was not used. A cache of seen numbers did not pay (see
-  imports_pipeline). UNLOGGED staging tables: the temporary ones are already unlogged and need no cleanup after a
-  crash.
+* kept: overlapping parse and write (the import takes about as long as its writes; a collector thread keeps the
+  checks going while a batch is written, ``imports_pipeline.checked_chunks``); the compiled checks (2x the
+  reference ``parse_chunk``) and the E.164 fast path (``parse`` skipped, validation on precompiled patterns:
+  3.3 µs a number instead of 16); time-ordered (v7) public ids, because random v4 ids scatter their index
+  inserts over a B-tree larger than shared buffers (about 1 s of database CPU per 100k rows); batches of 20k
+  rows (smaller ones add statements, larger ones delay the first write); per-slot sort indexes built on demand
+  only (``contacts.indexes``: each costs about 4.5 µs per row; the five of the benchmark were a third of the
+  database's time).
+* not kept: deferring the per-slot indexes that exist: they are shared by every company, so building them after
+  the load would mean dropping them for everyone, and ``CREATE INDEX CONCURRENTLY`` cannot run in the import's
+  transaction. Dropping the database constraint of ``Contact.company`` (about 6.5 µs a row, an eighth of the
+  database's time): the targets are met with it, and it keeps the table's integrity. ``COPY`` straight into
+  ``contacts_contact`` (about 10 % less database time) needs the numbers checked against stored contacts first
+  and a retry when a concurrent insert collides; not worth the complexity. A larger ``gin_pending_list_limit``
+  for the transaction showed no difference beyond noise; ``fastupdate = off`` on the GIN index was slower; nor
+  did ``deduplicate_items = off`` on the ``(company, x, id)`` indexes help. A per-slot index on ``->>`` (text)
+  instead of ``->`` (jsonb) costs the same per insert, so typed sort keys would not buy much either. The v7 id
+  expression cost about 2.5 µs a row: the ids are made by the checking processes (``imports_pipeline.uuid7_hex``).
+  ``synchronous_commit = off`` saves one WAL flush per import (milliseconds) and was not used. A cache of seen
+  numbers did not pay (see imports_pipeline). UNLOGGED staging tables: the temporary ones are already unlogged
+  and need no cleanup after a crash. One checking process instead of two during the import (so that the
+  database keeps a core): no difference beyond noise.
 * XLSX: python-calamine 0.9.1 has ``CalamineSheet.iter_rows()``, but it iterates a sheet that
   ``get_sheet_by_index`` has loaded whole (about 430 MB of cells for 1M rows x 7 columns, 740 MB at the peak of
   loading), and it cannot read a range of rows. XLSX sheets are therefore streamed by :mod:`contacts.xlsx` (expat

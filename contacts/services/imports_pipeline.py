@@ -17,9 +17,12 @@
   million numbers).
 * :func:`checked_chunks` runs the checks in a few worker processes (forked with billiard, which unlike
   ``multiprocessing`` may start them from a Celery prefork child too, so the bulk worker uses both cores). A
-  reader thread reads the file and hands chunks to the workers round robin, while the caller consumes the
-  results in file order and writes them to PostgreSQL; at most ``window`` rows are in flight, so memory stays
-  flat whatever the file size. A worker that dies ends the iteration with an error, never with a hang.
+  reader thread reads the file and hands chunks to the workers round robin, a collector thread takes their
+  results off the pipes in file order, and the caller consumes them and writes them to PostgreSQL; at most
+  ``window`` chunks are in flight, so memory stays flat whatever the file size. The collector lets the workers
+  check ahead while the caller waits for the database (without it a worker blocked on its full pipe until the
+  caller read, and the import waited for checked rows a quarter of its time). A worker that dies ends the
+  iteration with an error, never with a hang.
 """
 
 from __future__ import annotations
@@ -562,8 +565,10 @@ def checked_chunks(
         outboxes.append(outbox_read)
     stop = threading.Event()
     slots = threading.Semaphore(window)
-    # The reader tells the consumer how many chunks it sent, then None at the end (or the exception it hit).
+    # The reader tells the collector how many chunks it sent, then None at the end (or the exception it hit).
     sent: queue.Queue[int | BaseException | None] = queue.Queue()
+    # The collector hands the consumer each result in file order, then None (or the exception to raise).
+    ready: queue.Queue[tuple[str, Any] | BaseException | None] = queue.Queue()
 
     def read() -> None:
         try:
@@ -579,21 +584,38 @@ def checked_chunks(
         except BaseException as exc:  # the consumer raises it
             sent.put(exc)
 
+    def collect() -> None:
+        # Drains the workers' pipes while the consumer is busy writing a batch: a result left in a full pipe would
+        # block its worker, and the checks would stop whenever the database works (measured: the import waited
+        # for checked rows 2.3 s of 9.8 s at 200k rows). The window bounds what waits here.
+        while not stop.is_set():
+            try:
+                item = sent.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None or isinstance(item, BaseException):
+                ready.put(item)
+                return
+            try:
+                ready.put(outboxes[item % processes].recv())
+            except (EOFError, OSError):
+                ready.put(RuntimeError("An import worker process ended unexpectedly."))
+                return
+
     reader = threading.Thread(target=read, name="import-reader", daemon=True)
+    collector = threading.Thread(target=collect, name="import-collector", daemon=True)
     reader.start()
+    collector.start()
 
     def results() -> Iterator[tuple[str, int, int]]:
         while True:
-            item = sent.get()
+            item = ready.get()
             if item is None:
                 return
             if isinstance(item, BaseException):
                 raise item
-            try:
-                status, value = outboxes[item % processes].recv()
-            except EOFError as exc:
-                raise RuntimeError("An import worker process ended unexpectedly.") from exc
             slots.release()
+            status, value = item
             if status == "error":
                 raise value
             yield value
@@ -613,5 +635,6 @@ def checked_chunks(
                 os.kill(worker.pid, signal.SIGKILL)
                 worker.join()
         reader.join(timeout=5)
+        collector.join(timeout=5)
         for connection in (*inboxes, *outboxes):
             connection.close()

@@ -15,10 +15,13 @@ memory is its own, and the child deletes its company's contacts afterwards so th
 (the contacts of earlier companies stay as other tenants' rows). With --repeat, times are medians. The files are
 kept in the temporary directory (same seed, same content) and reused by the next run with the same --rows.
 
-Figures: README's Contacts section. Session 3 (GIN with jsonb_path_ops, ids made by the checking processes,
-streamed COPY): CSV 1M rows 68.1 s, ratio 0.33 to a 44.7k/s loop, dry run 16.4 s, 178 MB; 200k rows 13.0 s,
-ratio 0.36 (8.5 s, 0.61 with --without-slot-indexes); XLSX 1M rows 74.3 s, 0.08 of calamine (161k rows/s),
-0.28 of the streaming reader (47k rows/s), 0.35 of the loop, dry run 44.4 s, 179 MB.
+Each import also prints the CPU seconds of the job's process, of its checking processes and of its database
+backend (read from /proc: the server runs on this machine), which show where the time goes.
+
+Figures: README's Contacts section. Session 4 (slot indexes on demand, precompiled phone validation, collector
+thread): CSV 1M rows 41.1 s, ratio 0.83 to a 29.5k/s loop, dry run 14.2 s, 184 MB; XLSX 1M rows 48.8 s, 0.17 of
+calamine (123k rows/s), 0.52 of the streaming reader (39.7k rows/s), 0.69 of the loop, dry run 35.5 s, 183 MB.
+Session 3: CSV 68.1 s, ratio 0.33 to a 44.7k/s loop; XLSX 74.3 s, 0.08 of calamine, 0.28 of the streaming reader.
 """
 
 from __future__ import annotations

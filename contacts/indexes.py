@@ -4,7 +4,9 @@ The index for slot N, ``(company_id, (attributes -> 'aN'), id)``, serves sorting
 empty / non-empty filters on every company's N-th attribute. **Decision: it is built on demand**, the first time
 a large company (more than :data:`LARGE_COMPANY` contacts) sorts or filters its contacts list that way
 (:func:`contacts.services.attribute_indexes_request`), by a background job, ``CONCURRENTLY`` so that a million-row
-table stays writable meanwhile; until it is there, that one query reads the company's rows without it.
+table stays writable meanwhile; until it is there, that one query reads the company's rows without it
+(``bench/bench_contacts_list.py``, 1M contacts: page 1 sorted by a number attribute 446 ms without the index,
+12 ms with it; the build took 4.3 s; a target count with a range filter 176 ms without, 97 ms with).
 
 Why not when an attribute is created, as before: every such index is paid by every insert of every company
 (each one about 4.5 µs of the database's time per imported row; the five of the import benchmark were a third

@@ -598,7 +598,11 @@ def _flush(batch: _Batch) -> None:
     broadcast = batch.broadcast
     if batch.items:
         messages = message_send_batch(
-            company=broadcast.company, actor=None, origin=Message.Origin.BROADCAST, items=batch.items
+            company=broadcast.company,
+            actor=None,
+            origin=Message.Origin.BROADCAST,
+            items=batch.items,
+            submit_apart=set(batch.hops),
         )
         for attempt, message in zip(batch.sent_attempts, messages, strict=True):
             attempt.message = message
@@ -642,12 +646,12 @@ HOPS_SUBMIT_BATCH = 100  # hop messages per priority submit task (as PORTAL_SUBM
 def _hops_submit_first(batch: _Batch, messages: Sequence[Message]) -> None:
     """Send the batch's fallback hops to the vendor ahead of first steps (issue 7 timing target).
 
-    ``message_send_batch`` queues every broadcast message on the ``bulk`` queue, first in first out: a hop whose
+    ``message_send_batch`` queues broadcast messages on the ``bulk`` queue, first in first out: a hop whose
     waiting time has already run out would wait behind the whole submit backlog of first steps there (p99 6 s
-    from the SMS deadline to the Viber submit at 20,000 recipients, bench/bench_broadcast_worker.py). The hops'
-    ids also go to the ``engine`` queue, which the bulk workers consume beside ``bulk`` (round robin between
-    queues, so a hop waits for at most one task of each other queue). Whichever task claims a message first sends
-    it; the other finds it no longer queued (``messages_submit`` claims with a lease): never twice.
+    from the SMS deadline to the Viber submit at 20,000 recipients, bench/bench_broadcast_worker.py). The hops
+    are kept out of it (``submit_apart``) and their ids go to the ``engine`` queue instead, which the bulk workers
+    consume beside ``bulk`` (round robin between queues, so a hop waits for at most one task of each other
+    queue). ``messages_submit`` claims with a lease, so a replayed task never sends a message twice.
     """
     ids = [
         messages[i].pk for i in batch.hops if messages[i].status == Message.Status.QUEUED and messages[i].pk

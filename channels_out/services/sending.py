@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,19 +82,27 @@ def message_send(
 
 @transaction.atomic
 def message_send_batch(
-    *, company: Company, actor: Any, origin: str, items: Sequence[OutgoingItem]
+    *,
+    company: Company,
+    actor: Any,
+    origin: str,
+    items: Sequence[OutgoingItem],
+    submit_apart: Collection[int] = (),
 ) -> list[Message]:
     """Queue many messages at once (broadcast fan-out, bulk API) and return their rows in ``items`` order.
 
     Side effects, errors: as ``message_send``; every item is checked before anything is written, and a
     ValidationError names the failing items by position (``"3.to"``). Submit tasks carry
-    ``PORTAL_SUBMIT_BATCH_SIZE`` message ids each (one task per batch, not per message).
+    ``PORTAL_SUBMIT_BATCH_SIZE`` message ids each (one task per batch, not per message). The items at the
+    positions in ``submit_apart`` get no submit task: the caller queues theirs (a broadcast's fallback hops go to
+    the engine's own lane, ``broadcasts.engine._hops_submit_first``).
     """
     if origin not in Message.Origin.values or origin == Message.Origin.CONTACT:
         raise ValidationError(_("Unknown message origin %(origin)s.") % {"origin": origin})
     errors: dict[str, list[str]] = {}
     senders_ok: dict[tuple[str, str], bool] = {}
     rows: list[Message] = []
+    positions: list[int] = []  # the item of each row
     references = [i.client_reference for i in items if i.client_reference]
     existing = {
         m.client_reference: m
@@ -140,6 +148,7 @@ def message_send_batch(
 
             info = sms_info(text)
             encoding, segments = info.encoding, info.segments
+        positions.append(index)
         rows.append(
             Message(
                 company=company,
@@ -182,9 +191,12 @@ def message_send_batch(
     MessageEvent.objects.bulk_create(events)
     if refusals:
         _status_announce(e for e in events if e.status == Status.FAILED)
-    _enqueue_submit(
-        company.pk, [m.pk for m in rows if m.status == Status.QUEUED], bulk=origin == Message.Origin.BROADCAST
-    )
+    queued = [
+        m.pk
+        for m, index in zip(rows, positions, strict=True)
+        if m.status == Status.QUEUED and index not in submit_apart
+    ]
+    _enqueue_submit(company.pk, queued, bulk=origin == Message.Origin.BROADCAST)
     created = iter(rows)
     return [
         existing[i.client_reference]

@@ -152,17 +152,26 @@ def test_hops_are_submitted_through_the_fallback_lane(
     sweep: Callable[[], dict[str, int]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A hop's message goes to the ``engine`` queue as well as ``bulk``; first steps only to ``bulk``. It is
-    submitted once whichever task runs first."""
+    """A hop's message goes to the ``engine`` queue only, first steps to ``bulk``; each is submitted once."""
+    from channels_out import tasks as channel_tasks
+    from channels_out.services import sending
+
     lane: list[int] = []
-    real = tasks.broadcast_hops_submit_task
+    bulk: list[int] = []
 
     class Recorder:
-        def delay(self, company_id: int, message_ids: list[int]) -> None:
-            lane.extend(message_ids)
-            real.delay(company_id, message_ids)
+        def __init__(self, task: Any, seen: list[int]) -> None:
+            self.task, self.seen = task, seen
 
-    monkeypatch.setattr(engine, "broadcast_hops_submit_task", Recorder())
+        def delay(self, company_id: int, message_ids: list[int]) -> None:
+            self.seen.extend(message_ids)
+            self.task.delay(company_id, message_ids)
+
+    real = tasks.broadcast_hops_submit_task
+    monkeypatch.setattr(engine, "broadcast_hops_submit_task", Recorder(real, lane))
+    monkeypatch.setattr(
+        sending, "messages_submit_bulk_task", Recorder(channel_tasks.messages_submit_bulk_task, bulk)
+    )
     assert real.name.startswith("engine.")
     script(channel="sms", report="none", pattern=NUMBERS[0])
     script(channel="sms", report="delivered")
@@ -172,6 +181,8 @@ def test_hops_are_submitted_through_the_fallback_lane(
     sweep()
     hop = Message.objects.get(company=company, address=NUMBERS[0], text="Again")
     assert lane == [hop.pk]
+    assert hop.pk not in bulk
+    assert len(bulk) == 3  # the first steps
     assert hop.status == Message.Status.SUBMITTED
     assert submit_count() == 4  # three first steps and the hop, once
     assert _initiated(run) == 3

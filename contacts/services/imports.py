@@ -27,7 +27,7 @@ pipeline with narrow lines and no writes, then counts new and stored numbers in 
 Measured (``bench/bench_contacts_import.py``, 1M rows, figures in README's Contacts section). Writing is the
 floor on this machine: the import is one database backend, and at 200k rows (session 4) it used about 37 µs of
 database CPU per row (the ``INSERT`` into ``contacts_contact`` and its ten indexes, the staging tables, and
-about 6.5 µs for the deferred foreign-key checks at commit), the checking processes about 18 µs and this
+the deferred foreign-key checks at commit: 3.5-6.5 µs), the checking processes about 18 µs and this
 process about 5 µs. What was kept and what was not:
 
 * kept: overlapping parse and write (the import takes about as long as its writes; a collector thread keeps the
@@ -40,8 +40,9 @@ process about 5 µs. What was kept and what was not:
   database's time).
 * not kept: deferring the per-slot indexes that exist: they are shared by every company, so building them after
   the load would mean dropping them for everyone, and ``CREATE INDEX CONCURRENTLY`` cannot run in the import's
-  transaction. Dropping the database constraint of ``Contact.company`` (about 6.5 µs a row, an eighth of the
-  database's time): the targets are met with it, and it keeps the table's integrity. ``COPY`` straight into
+  transaction. Dropping the database constraint of ``Contact.company``: its checks at commit cost 3.5 s of the
+  database's 34.7 s at 1M rows (XLSX 48.8 s with it, 44.3 s without, still short of 0.6 of the reader); the CSV
+  targets are met with it, and it keeps the table's integrity. ``COPY`` straight into
   ``contacts_contact`` (about 10 % less database time) needs the numbers checked against stored contacts first
   and a retry when a concurrent insert collides; not worth the complexity. A larger ``gin_pending_list_limit``
   for the transaction showed no difference beyond noise; ``fastupdate = off`` on the GIN index was slower; nor

@@ -503,6 +503,9 @@ def _worker(spec: ParseSpec, wide: bool, inbox: Any, outbox: Any, inherited: Seq
 
 
 Chunk = tuple[int, list[list[Any]]]
+# Seconds without a checked chunk after which the import fails: a chunk takes milliseconds, so only a stuck
+# worker process (or reader) waits this long.
+STALL_SECONDS = 120.0
 
 
 def chunked(rows: Iterator[list[Any]], first_row: int, size: int) -> Generator[Chunk]:
@@ -601,15 +604,33 @@ def checked_chunks(
             except (EOFError, OSError):
                 ready.put(RuntimeError("An import worker process ended unexpectedly."))
                 return
+            except BaseException as exc:  # never end silently: the consumer would wait for ever
+                ready.put(exc)
+                return
 
     reader = threading.Thread(target=read, name="import-reader", daemon=True)
     collector = threading.Thread(target=collect, name="import-collector", daemon=True)
     reader.start()
     collector.start()
 
+    def next_result() -> tuple[str, Any] | BaseException | None:
+        # Waits with a watchdog, so that a stuck pipeline fails the import (all or nothing) instead of hanging it.
+        waited = 0.0
+        while True:
+            try:
+                return ready.get(timeout=1.0)
+            except queue.Empty:
+                waited += 1.0
+            if not collector.is_alive() and ready.empty():
+                return RuntimeError("The import's result collector ended unexpectedly.")
+            if any(worker.exitcode is not None for worker in workers):
+                return RuntimeError("An import worker process ended unexpectedly.")
+            if waited >= STALL_SECONDS:
+                return RuntimeError("The import's checking processes stopped responding.")
+
     def results() -> Iterator[tuple[str, int, int]]:
         while True:
-            item = ready.get()
+            item = next_result()
             if item is None:
                 return
             if isinstance(item, BaseException):

@@ -443,6 +443,27 @@ def test_an_xlsx_is_opened_by_the_reader_thread_and_checked_by_the_workers(
     }
 
 
+def test_a_stuck_checking_process_fails_the_import_instead_of_hanging() -> None:
+    """A worker that never answers (say a lock inherited at fork) trips the watchdog; the context still ends."""
+    rows = [[f"+1201555{i:04d}", "x", "", "", "", "", ""] for i in range(3000)]
+    check = RowChecker.check
+
+    def stuck(self: RowChecker, start: int, rows: Any) -> Any:
+        if start > 1000:
+            time.sleep(3600)
+        return check(self, start, rows)
+
+    started = time.monotonic()
+    with (
+        mock.patch.object(RowChecker, "check", stuck),
+        mock.patch.object(imports_pipeline, "STALL_SECONDS", 2.0),
+        pytest.raises(RuntimeError, match="stopped responding"),
+        checked_chunks(chunked(iter(rows), 1, 1000), SPEC, wide=True, processes=2, window=4) as results,
+    ):
+        list(results)
+    assert time.monotonic() - started < 15
+
+
 def test_leaving_the_pipeline_with_chunks_in_flight_does_not_hang() -> None:
     """The import fails while workers and the reader are blocked on full pipes: the context still ends."""
     rows = [[f"+1201555{i % 10000:04d}", "x" * 200, "", "", "", "", ""] for i in range(20000)]

@@ -15,8 +15,8 @@
   from the same metadata, in a tenth of the time. A cache of numbers already seen was measured and not kept:
   numbers in a contacts file are unique but for the rare duplicates, so it only cost memory (about 100 MB per
   million numbers).
-* :func:`checked_chunks` runs the checks in a few worker processes (forked with billiard, which unlike
-  ``multiprocessing`` may start them from a Celery prefork child too, so the bulk worker uses both cores). A
+* :func:`checked_chunks` runs the checks in a few worker processes (bare ``os.fork``, :class:`_Child`, which
+  also works from a Celery prefork child, so the bulk worker uses both cores). A
   reader thread reads the file and hands chunks to the workers round robin, a collector thread takes their
   results off the pipes in file order, and the caller consumes them and writes them to PostgreSQL; at most
   ``window`` chunks are in flight, so memory stays flat whatever the file size. The collector lets the workers
@@ -502,6 +502,61 @@ def _worker(spec: ParseSpec, wide: bool, inbox: Any, outbox: Any, inherited: Seq
             outbox.send(("error", exc))
 
 
+class _Child:
+    """A checking process: ``os.fork`` and nothing else.
+
+    Not a ``multiprocessing`` / ``billiard`` process: their start-up in the child runs every "after fork" hook the
+    parent's libraries registered, and kombu's closes the parent's broker connections from the child, reading a
+    socket the child shares with the parent. With a connection waiting in a Redis ``BRPOP`` (a Celery client in
+    the same process) that read blocked for ever and the import with it (seen in the test suite, found with
+    py-spy). A bare fork also starts from a Celery prefork child, whose processes may not have children of their
+    own through ``multiprocessing``. The child runs ``target`` and leaves with ``os._exit``, so no inherited
+    ``atexit`` handler or finalizer runs (one could close the parent's database session).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exitcode: int | None = None
+
+    @classmethod
+    def fork(cls, target: Callable[[], None]) -> _Child:
+        # Blocked around the fork: the child must not run the parent's handlers before it resets them (a terminate()
+        # in that window was ignored under load and the import waited for the 5 s kill). The child unblocks them in
+        # _detach_from_parent.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET_SIGNALS)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                target()
+                code = 0
+            finally:
+                os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        return cls(pid)
+
+    def poll(self) -> int | None:
+        """The exit code once the process has ended (negative: the signal that ended it), else None."""
+        if self.exitcode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+        return self.exitcode
+
+    def terminate(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; True when the process has ended."""
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+
 Chunk = tuple[int, list[list[Any]]]
 # Seconds without a checked chunk after which the import fails: a chunk takes milliseconds, so only a stuck
 # worker process (or reader) waits this long.
@@ -540,30 +595,19 @@ def checked_chunks(
         yield (checker.check(*chunk) for chunk in chunks)
         return
 
-    import billiard
+    from multiprocessing.connection import Pipe
 
-    context: Any = billiard.get_context("fork")
-    workers: list[Any] = []
+    workers: list[_Child] = []
     inboxes: list[Any] = []
     outboxes: list[Any] = []
     for _index in range(processes):
-        inbox_read, inbox_write = context.Pipe(duplex=False)
-        outbox_read, outbox_write = context.Pipe(duplex=False)
+        inbox_read, inbox_write = Pipe(duplex=False)
+        outbox_read, outbox_write = Pipe(duplex=False)
         # The parent's ends of this worker's pipes and of the workers forked before it: the child closes them.
         inherited = (inbox_write, outbox_read, *inboxes, *outboxes)
-        worker = context.Process(
-            target=_worker, args=(spec, wide, inbox_read, outbox_write, inherited), daemon=True
-        )
-        # Blocked around the fork: the child must not run the parent's handlers before it resets them (a terminate()
-        # in that window was ignored under load and the import waited for the 5 s kill).
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET_SIGNALS)
-        try:
-            worker.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        workers.append(_Child.fork(lambda: _worker(spec, wide, inbox_read, outbox_write, inherited)))  # noqa: B023  (runs now, in the child)
         inbox_read.close()
         outbox_write.close()
-        workers.append(worker)
         inboxes.append(inbox_write)
         outboxes.append(outbox_read)
     stop = threading.Event()
@@ -623,7 +667,7 @@ def checked_chunks(
                 waited += 1.0
             if not collector.is_alive() and ready.empty():
                 return RuntimeError("The import's result collector ended unexpectedly.")
-            if any(worker.exitcode is not None for worker in workers):
+            if any(worker.poll() is not None for worker in workers):
                 return RuntimeError("An import worker process ended unexpectedly.")
             if waited >= STALL_SECONDS:
                 return RuntimeError("The import's checking processes stopped responding.")
@@ -648,13 +692,11 @@ def checked_chunks(
         # instead of waiting for a consumer that has gone (the import failed while chunks were in flight).
         stop.set()
         for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
+            worker.terminate()
         for worker in workers:
-            worker.join(timeout=5)
-            if worker.is_alive():  # never wait for a process that does not end: kill it
+            if not worker.join(timeout=5):  # never wait for a process that does not end: kill it
                 os.kill(worker.pid, signal.SIGKILL)
-                worker.join()
+                worker.join(timeout=60)
         reader.join(timeout=5)
         collector.join(timeout=5)
         for connection in (*inboxes, *outboxes):

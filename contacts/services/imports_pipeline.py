@@ -524,15 +524,17 @@ class _Child:
         # in that window was ignored under load and the import waited for the 5 s kill). The child unblocks them in
         # _detach_from_parent.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _RESET_SIGNALS)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                target()
-                code = 0
-            finally:
-                os._exit(code)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    target()
+                    code = 0
+                finally:
+                    os._exit(code)
+        finally:  # the parent's (the child never gets here)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return cls(pid)
 
     def poll(self) -> int | None:

@@ -510,7 +510,7 @@ class _Child:
     socket the child shares with the parent. With a connection waiting in a Redis ``BRPOP`` (a Celery client in
     the same process) that read blocked for ever and the import with it (seen in the test suite, found with
     py-spy). A bare fork also starts from a Celery prefork child, whose processes may not have children of their
-    own through ``multiprocessing``. The child runs ``target`` and leaves with ``os._exit``, so no inherited
+    own through ``multiprocessing``. The child runs ``target(*args)`` and leaves with ``os._exit``, so no inherited
     ``atexit`` handler or finalizer runs (one could close the parent's database session).
     """
 
@@ -519,7 +519,7 @@ class _Child:
         self.exitcode: int | None = None
 
     @classmethod
-    def fork(cls, target: Callable[[], None]) -> _Child:
+    def fork(cls, target: Callable[..., None], *args: Any) -> _Child:
         # Blocked around the fork: the child must not run the parent's handlers before it resets them (a terminate()
         # in that window was ignored under load and the import waited for the 5 s kill). The child unblocks them in
         # _detach_from_parent.
@@ -529,7 +529,7 @@ class _Child:
             if pid == 0:
                 code = 1
                 try:
-                    target()
+                    target(*args)
                     code = 0
                 finally:
                     os._exit(code)
@@ -607,7 +607,7 @@ def checked_chunks(
         outbox_read, outbox_write = Pipe(duplex=False)
         # The parent's ends of this worker's pipes and of the workers forked before it: the child closes them.
         inherited = (inbox_write, outbox_read, *inboxes, *outboxes)
-        workers.append(_Child.fork(lambda: _worker(spec, wide, inbox_read, outbox_write, inherited)))  # noqa: B023  (runs now, in the child)
+        workers.append(_Child.fork(_worker, spec, wide, inbox_read, outbox_write, inherited))
         inbox_read.close()
         outbox_write.close()
         inboxes.append(inbox_write)
